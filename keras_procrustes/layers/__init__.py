@@ -1,0 +1,13 @@
+"""Layers of Procrustes ResNets, usable in any Keras model."""
+
+from keras_procrustes.layers.norm_preserving_transition import (
+    NormPreservingTransition,
+)
+from keras_procrustes.layers.residual_block import IdentityResidualBlock
+from keras_procrustes.layers.residual_block import ProjectionResidualBlock
+
+__all__ = [
+    "IdentityResidualBlock",
+    "NormPreservingTransition",
+    "ProjectionResidualBlock",
+]

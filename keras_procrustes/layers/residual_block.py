@@ -1,0 +1,206 @@
+"""Pre-activation residual blocks (He et al., 2016).
+
+`IdentityResidualBlock` is the block of Procrustes ResNets: `y = x + F(x)`
+with an identity skip only. `ProjectionResidualBlock` is the baseline's
+dimension-changing block, with a strided 1x1 conv shortcut.
+"""
+
+import keras
+from keras import layers
+
+BLOCK_TYPES = ("bottleneck", "basic")
+
+
+def _unit_specs(filters, block_type, strides):
+    """(filters, kernel size, strides) of the convs of a residual branch."""
+    if block_type == "bottleneck":
+        return [(filters, 1, 1), (filters, 3, strides), (4 * filters, 1, 1)]
+    return [(filters, 3, strides), (filters, 3, 1)]
+
+
+@keras.saving.register_keras_serializable(package="keras_procrustes")
+class IdentityResidualBlock(layers.Layer):
+    """Pre-activation residual block with an identity skip: `y = x + F(x)`.
+
+    `F` is BN-ReLU-conv1x1(filters) -> BN-ReLU-conv3x3(filters) ->
+    BN-ReLU-conv1x1(4 * filters) for `block_type="bottleneck"`, and
+    BN-ReLU-conv3x3 -> BN-ReLU-conv3x3 (all `filters`) for `"basic"`. All
+    convs are bias-free. The input must already have the output's channels.
+
+    Args:
+        filters: the branch's inner width.
+        block_type: `"bottleneck"` (output `4 * filters`) or `"basic"`
+            (output `filters`).
+        momentum: batch-norm momentum.
+        epsilon: batch-norm epsilon.
+        kernel_initializer: initializer of the convs.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Example:
+    >>> x = keras.Input((32, 32, 64))
+    >>> y = IdentityResidualBlock(16)(x)  # (32, 32, 64)
+    """
+
+    strides = 1
+
+    def __init__(
+        self,
+        filters,
+        block_type="bottleneck",
+        momentum=0.9,
+        epsilon=1e-5,
+        kernel_initializer="he_normal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(filters, int) or filters < 1:
+            raise ValueError(
+                f"`filters` must be a positive int. Received filters={filters}"
+            )
+        if block_type not in BLOCK_TYPES:
+            raise ValueError(
+                f"`block_type` must be one of {BLOCK_TYPES}. "
+                f"Received block_type={block_type!r}"
+            )
+        self.filters = filters
+        self.block_type = block_type
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.output_channels = filters * (4 if block_type == "bottleneck" else 1)
+        self.norms = []
+        self.convs = []
+        specs = _unit_specs(filters, block_type, self.strides)
+        for index, (width, size, strides) in enumerate(specs, start=1):
+            self.norms.append(
+                layers.BatchNormalization(
+                    momentum=momentum,
+                    epsilon=epsilon,
+                    dtype=self.dtype_policy,
+                    name=f"{index}_bn",
+                )
+            )
+            self.convs.append(
+                layers.Conv2D(
+                    width,
+                    size,
+                    strides=strides,
+                    padding="same",
+                    use_bias=False,
+                    kernel_initializer=self.kernel_initializer,
+                    dtype=self.dtype_policy,
+                    name=f"{index}_conv",
+                )
+            )
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] != self.output_channels:
+            raise ValueError(
+                f"{self.__class__.__name__} '{self.name}' has an identity "
+                f"skip, so its input must have {self.output_channels} "
+                f"channels (its output's). Received input_shape="
+                f"{tuple(input_shape)}"
+            )
+
+    def build(self, input_shape):
+        self._check_input_shape(input_shape)
+        shape = tuple(input_shape)
+        for norm, conv in zip(self.norms, self.convs):
+            norm.build(shape)
+            conv.build(shape)
+            shape = conv.compute_output_shape(shape)
+
+    def residual(self, inputs, training=None):
+        """The branch `F(x)`, and the pre-activated input of its first unit.
+
+        Args:
+            inputs: the block's input.
+            training: batch-norm mode.
+
+        Returns:
+            `(F(x), relu(bn(x)))`.
+        """
+        x = inputs
+        preactivated = None
+        for norm, conv in zip(self.norms, self.convs):
+            x = keras.ops.relu(norm(x, training=training))
+            if preactivated is None:
+                preactivated = x
+            x = conv(x)
+        return x, preactivated
+
+    def call(self, inputs, training=None):
+        branch, _ = self.residual(inputs, training=training)
+        return inputs + branch
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "block_type": self.block_type,
+                "momentum": self.momentum,
+                "epsilon": self.epsilon,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_procrustes")
+class ProjectionResidualBlock(IdentityResidualBlock):
+    """Pre-activation block whose shortcut is a strided 1x1 conv.
+
+    The first block of each stage of He et al.'s baseline ResNet: it changes
+    the width (to the block's output) and, with `strides=2`, the resolution.
+    Shortcut and branch both read the pre-activated input, as in He et al.
+    The stride sits on the 3x3 conv.
+
+    Args:
+        filters: the branch's inner width.
+        strides: 1 or 2.
+        **kwargs: as `IdentityResidualBlock`.
+    """
+
+    def __init__(self, filters, strides=1, **kwargs):
+        if strides not in (1, 2):
+            raise ValueError(f"`strides` must be 1 or 2. Received strides={strides}")
+        self.strides = strides
+        super().__init__(filters, **kwargs)
+        self.shortcut = layers.Conv2D(
+            self.output_channels,
+            1,
+            strides=strides,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name="0_conv",
+        )
+
+    def _check_input_shape(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"'{self.name}' expects a 4-D (batch, height, width, "
+                f"channels) input. Received input_shape={tuple(input_shape)}"
+            )
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.shortcut.build(tuple(input_shape))
+
+    def call(self, inputs, training=None):
+        branch, preactivated = self.residual(inputs, training=training)
+        return self.shortcut(preactivated) + branch
+
+    def compute_output_shape(self, input_shape):
+        return self.shortcut.compute_output_shape(tuple(input_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config["strides"] = self.strides
+        return config

@@ -1,0 +1,75 @@
+"""Model builders, keras.applications-style, and a registry of named variants.
+
+Example:
+>>> from keras_procrustes import models
+>>> model = models.resnet164()            # ProcResNet-166
+>>> baseline = models.get("resnet164")    # He et al.'s ResNet-164
+>>> models.list_models()[:3]
+['procresnet1003', 'procresnet166', 'procresnet274']
+"""
+
+import functools
+
+from keras_procrustes.models.resnet import ProcrustesResNet
+from keras_procrustes.models.resnet import blocks_per_stage
+from keras_procrustes.models.resnet import resnet
+from keras_procrustes.models.resnet import resnet56
+from keras_procrustes.models.resnet import resnet164
+from keras_procrustes.models.resnet import resnet1001
+
+
+def _registry():
+    """Name -> builder, for every named depth in both forms."""
+    entries = {
+        "resnet56": functools.partial(resnet56, procrustes=False),
+        "procresnet58": functools.partial(resnet56, procrustes=True),
+    }
+    for depth in (164, 272, 632, 1001):
+        entries[f"resnet{depth}"] = functools.partial(
+            resnet, depth, procrustes=False
+        )
+        entries[f"procresnet{depth + 2}"] = functools.partial(
+            resnet, depth, procrustes=True
+        )
+    return entries
+
+
+MODELS = _registry()
+
+
+def list_models():
+    """Names accepted by `get`, sorted.
+
+    Returns:
+        A list of strings, e.g. `"resnet164"`, `"procresnet166"`.
+    """
+    return sorted(MODELS)
+
+
+def get(name, **kwargs):
+    """Builds a registered model by name.
+
+    Args:
+        name: one of `list_models()`.
+        **kwargs: arguments of `ProcrustesResNet` (`classes`, ...).
+
+    Returns:
+        An uncompiled `keras.Model`.
+    """
+    if name not in MODELS:
+        raise ValueError(
+            f"Unknown model name={name!r}. Known: {', '.join(list_models())}"
+        )
+    return MODELS[name](**kwargs)
+
+
+__all__ = [
+    "ProcrustesResNet",
+    "blocks_per_stage",
+    "get",
+    "list_models",
+    "resnet",
+    "resnet56",
+    "resnet164",
+    "resnet1001",
+]

@@ -1,0 +1,37 @@
+"""Independent numpy references for the spectral code (no keras_procrustes)."""
+
+import numpy as np
+
+
+def circular_conv_matrix(kernel, n1, n2):
+    """The dense matrix of a stride-1 cross-correlation, circular padding.
+
+    Args:
+        kernel: numpy `(kh, kw, c_in, c_out)` kernel, Keras layout.
+        n1: input height.
+        n2: input width.
+
+    Returns:
+        A `(n1 * n2 * c_out, n1 * n2 * c_in)` matrix `T` with
+        `y.ravel() = T @ x.ravel()` for `x` of shape `(n1, n2, c_in)`.
+    """
+    kh, kw, c_in, c_out = kernel.shape
+    matrix = np.zeros((n1, n2, c_out, n1, n2, c_in))
+    for i in range(n1):
+        for j in range(n2):
+            for a in range(kh):
+                for b in range(kw):
+                    matrix[i, j, :, (i + a) % n1, (j + b) % n2, :] += kernel[
+                        a, b
+                    ].T
+    return matrix.reshape(n1 * n2 * c_out, n1 * n2 * c_in)
+
+
+def operator_singular_values(kernel, n1, n2):
+    """Singular values of `circular_conv_matrix`, descending, nonzero count
+    `n1 * n2 * min(c_in, c_out)`."""
+    kh, kw, c_in, c_out = kernel.shape
+    values = np.linalg.svd(
+        circular_conv_matrix(kernel, n1, n2), compute_uv=False
+    )
+    return values[: n1 * n2 * min(c_in, c_out)]

@@ -1,0 +1,102 @@
+"""The projection, checked on the dense operator with numpy."""
+
+import numpy as np
+import pytest
+
+from keras_procrustes import projection
+from numpy_reference import operator_singular_values
+
+ENGINES = [("svd", 10), ("newton_schulz", 30)]
+
+
+def _tap_energy_share(kernel):
+    """Largest share of the kernel's energy held by one spatial tap."""
+    kernel = np.asarray(kernel, "float64")
+    energy = (kernel**2).reshape(kernel.shape[0] * kernel.shape[1], -1).sum(1)
+    return energy.max() / energy.sum()
+
+
+def _log_deviation(kernel, n, target):
+    values = operator_singular_values(np.asarray(kernel, "float64"), n, n)
+    return np.abs(np.log(values / target)).max()
+
+
+@pytest.mark.parametrize("engine, iterations", ENGINES)
+@pytest.mark.parametrize("c_in, c_out", [(4, 8), (6, 3)])
+def test_one_projection_of_1x1_kernel_is_exact(engine, iterations, c_in, c_out):
+    kernel = np.random.default_rng(0).normal(size=(1, 1, c_in, c_out))
+    projected = projection.project_kernel(
+        kernel.astype("float32"), (4, 4), engine=engine, iterations=iterations
+    )
+    values = operator_singular_values(np.asarray(projected, "float64"), 4, 4)
+    np.testing.assert_allclose(values, np.sqrt(c_out / c_in), atol=1e-4)
+
+
+def test_repeated_3x3_projection_converges_without_collapse():
+    kernel = np.random.default_rng(1).normal(size=(3, 3, 3, 8)).astype("float32")
+    target = np.sqrt(8 / 3)
+    deviations = [_log_deviation(kernel, 8, target)]
+    projected = kernel
+    for _ in range(3):
+        for _ in range(10):
+            projected = projection.project_kernel(projected, (8, 8))
+        deviations.append(_log_deviation(projected, 8, target))
+    # Each round of ten projections moves every singular value closer.
+    assert all(b < a for a, b in zip(deviations, deviations[1:]))
+    assert deviations[-1] < 0.05 * deviations[0]
+    # The energy stays spread over the 9 taps (uniform would be 1/9).
+    assert _tap_energy_share(projected) < 0.35
+
+
+def test_authors_conjugate_bug_collapses_3x3_kernel_onto_one_tap():
+    kernel = np.random.default_rng(1).normal(size=(3, 3, 3, 8)).astype("float32")
+    projected = kernel
+    for _ in range(3):
+        projected = projection.project_kernel(projected, (8, 8), conjugate_bug=True)
+    assert _tap_energy_share(projected) > 0.95
+    assert _tap_energy_share(np.asarray(projected)[::-1, ::-1]) > 0.95
+
+
+@pytest.mark.parametrize("engine, iterations", ENGINES)
+def test_newton_schulz_agrees_with_svd(engine, iterations):
+    kernel = np.random.default_rng(2).normal(size=(3, 3, 3, 8)).astype("float32")
+    reference = projection.project_kernel(kernel, (8, 8))
+    got = projection.project_kernel(kernel, (8, 8), engine=engine, iterations=iterations)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(reference), atol=1e-3)
+
+
+@pytest.mark.parametrize("engine, iterations", ENGINES)
+@pytest.mark.parametrize("size", [1, 3])
+def test_zero_kernel_projects_to_zero_without_nan(engine, iterations, size):
+    kernel = np.zeros((size, size, 4, 8), "float32")
+    projected = np.asarray(
+        projection.project_kernel(kernel, (6, 6), engine=engine, iterations=iterations)
+    )
+    assert np.all(np.isfinite(projected))
+    assert np.all(projected == 0)
+
+
+@pytest.mark.parametrize(
+    "engine, iterations, null_tolerance",
+    # Newton-Schulz multiplies float32 round-off in the null space by up to
+    # 1.5 per iteration; the SVD engine zeroes it.
+    [("svd", 10, 1e-5), ("newton_schulz", 30, 0.05)],
+)
+def test_rank_deficient_1x1_kernel_keeps_its_rank(engine, iterations, null_tolerance):
+    rng = np.random.default_rng(3)
+    matrix = rng.normal(size=(6, 2)) @ rng.normal(size=(2, 8))  # rank 2
+    kernel = matrix.reshape(1, 1, 6, 8).astype("float32")
+    projected = projection.project_kernel(
+        kernel, (3, 3), target=2.0, engine=engine, iterations=iterations
+    )
+    values = np.linalg.svd(np.asarray(projected, "float64")[0, 0], compute_uv=False)
+    assert np.all(np.isfinite(values))
+    np.testing.assert_allclose(values[:2], 2.0, atol=1e-3)
+    np.testing.assert_allclose(values[2:], 0.0, atol=null_tolerance)
+
+
+def test_projection_keeps_dtype_and_shape():
+    kernel = np.random.default_rng(4).normal(size=(3, 3, 2, 4)).astype("float16")
+    projected = projection.project_kernel(kernel, (5, 5))
+    assert tuple(projected.shape) == (3, 3, 2, 4)
+    assert "float16" in str(projected.dtype)
