@@ -9,6 +9,7 @@ Example:
 """
 
 import functools
+import re
 
 from keras_procrustes.models.resnet import ProcrustesResNet
 from keras_procrustes.models.resnet import blocks_per_stage
@@ -47,20 +48,30 @@ def list_models():
 
 
 def get(name, **kwargs):
-    """Builds a registered model by name.
+    """Builds a model by name.
+
+    Besides the registered names, `resnet{9n+2}` and `procresnet{9n+4}` give
+    a bottleneck net of any depth (e.g. `procresnet13`, one block a stage).
 
     Args:
-        name: one of `list_models()`.
+        name: one of `list_models()`, or a bottleneck name as above.
         **kwargs: arguments of `ProcrustesResNet` (`classes`, ...).
 
     Returns:
         An uncompiled `keras.Model`.
     """
-    if name not in MODELS:
-        raise ValueError(
-            f"Unknown model name={name!r}. Known: {', '.join(list_models())}"
-        )
-    return MODELS[name](**kwargs)
+    if name in MODELS:
+        return MODELS[name](**kwargs)
+    match = re.fullmatch(r"(proc)?resnet(\d+)", name)
+    if match:
+        procrustes, depth = bool(match.group(1)), int(match.group(2))
+        offset = 4 if procrustes else 2
+        if depth > offset and (depth - offset) % 9 == 0:
+            return resnet(depth, procrustes=procrustes, name=name, **kwargs)
+    raise ValueError(
+        f"Unknown model name={name!r}. Known: {', '.join(list_models())}, "
+        "or resnet{9n+2} / procresnet{9n+4} for a bottleneck net of any depth."
+    )
 
 
 __all__ = [

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine with no internet: set up a venv, get the
+# offline real data set (Debian's dataset-fashion-mnist), train a Procrustes
+# ResNet (ProcResNet-58) on a short schedule, with TensorBoard logs in
+# runs/quickstart. Extra options go to `python -m keras_procrustes.train`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q dataset-fashion-mnist
+fi
+[ -d .venv ] || python3 -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q -e .
+
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+python -m keras_procrustes.train --model procresnet58 --dataset fashion_mnist \
+  --epochs 3 --max-train-examples 10000 --log-dir runs/quickstart "$@"
+echo "Watch it: . .venv/bin/activate && tensorboard --logdir runs"

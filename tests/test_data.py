@@ -1,0 +1,243 @@
+"""Data sources and pipelines, on real files written by the tests."""
+
+import dataclasses
+import os
+import pickle
+import socket
+import time
+
+import numpy as np
+import pytest
+
+import data_files
+from keras_procrustes import data
+from keras_procrustes.data import sources
+
+CIFAR_TRAIN = data_files.random_split(50, 10, (32, 32, 3), seed=0)
+CIFAR_TEST = data_files.random_split(10, 10, (32, 32, 3), seed=1)
+C100_TRAIN = data_files.random_split(40, 100, (32, 32, 3), seed=2)
+C100_TEST = data_files.random_split(8, 100, (32, 32, 3), seed=3)
+FASHION_TRAIN = data_files.random_split(30, 10, (28, 28, 1), seed=4)
+FASHION_TEST = data_files.random_split(6, 10, (28, 28, 1), seed=5)
+
+
+def _assert_loaded(loaded, train, test):
+    (x_train, y_train), (x_test, y_test), _ = loaded
+    np.testing.assert_array_equal(x_train, train[0])
+    np.testing.assert_array_equal(y_train, train[1])
+    np.testing.assert_array_equal(x_test, test[0])
+    np.testing.assert_array_equal(y_test, test[1])
+    assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
+
+
+@pytest.mark.parametrize("archive", [True, False])
+@pytest.mark.parametrize(
+    "name, writer, train, test",
+    [
+        ("cifar10", data_files.write_cifar10_binary, CIFAR_TRAIN, CIFAR_TEST),
+        ("cifar10", data_files.write_cifar10_python, CIFAR_TRAIN, CIFAR_TEST),
+        ("cifar100", data_files.write_cifar100_binary, C100_TRAIN, C100_TEST),
+        ("cifar100", data_files.write_cifar100_python, C100_TRAIN, C100_TEST),
+    ],
+)
+def test_cifar_formats(tmp_path, name, writer, train, test, archive):
+    folder = str(tmp_path)
+    path = writer(folder, train, test, archive=archive)
+    _assert_loaded(sources.load_arrays(name, data_dir=folder, download=False), train, test)
+    if archive:  # the archive's own path works too
+        _assert_loaded(sources.load_arrays(name, data_dir=path, download=False), train, test)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_fashion_idx(tmp_path, compress):
+    data_files.write_fashion_idx(str(tmp_path), FASHION_TRAIN, FASHION_TEST, compress)
+    _assert_loaded(
+        sources.load_arrays("fashion_mnist", data_dir=str(tmp_path), download=False),
+        FASHION_TRAIN,
+        FASHION_TEST,
+    )
+
+
+@pytest.mark.skipif(
+    not os.path.exists(sources.DEBIAN_FASHION_MNIST),
+    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)",
+)
+def test_debian_fashion_mnist_is_found_by_default():
+    (x_train, y_train), (x_test, y_test), source = sources.load_arrays("fashion_mnist")
+    assert source == sources.DEBIAN_FASHION_MNIST
+    assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)
+    assert sorted(np.unique(y_train)) == list(range(10))
+    assert 60 < x_train.mean() < 90  # Fashion-MNIST's mean is about 72.9
+
+
+def test_corrupt_archive(tmp_path):
+    path = tmp_path / "cifar-10-binary.tar.gz"
+    path.write_bytes(os.urandom(5000))
+    with pytest.raises(data.DataSourceError, match="corrupt or truncated"):
+        sources.load_arrays("cifar10", data_dir=str(path), download=False)
+
+
+def test_truncated_archive(tmp_path):
+    path = data_files.write_cifar10_binary(str(tmp_path / "full"), CIFAR_TRAIN, CIFAR_TEST)
+    raw = open(path, "rb").read()
+    cut = tmp_path / "cifar-10-binary.tar.gz"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(data.DataSourceError, match="corrupt or truncated"):
+        sources.load_arrays("cifar10", data_dir=str(cut), download=False)
+
+
+def test_truncated_record_file(tmp_path):
+    folder = data_files.write_cifar10_binary(str(tmp_path), CIFAR_TRAIN, CIFAR_TEST, archive=False)
+    batch = os.path.join(folder, "cifar-10-batches-bin", "data_batch_3.bin")
+    content = open(batch, "rb").read()
+    open(batch, "wb").write(content[:-100])
+    with pytest.raises(data.DataSourceError, match="data_batch_3.bin.*truncated"):
+        sources.load_arrays("cifar10", data_dir=folder, download=False)
+
+
+def test_truncated_idx_file(tmp_path):
+    data_files.write_fashion_idx(str(tmp_path), FASHION_TRAIN, FASHION_TEST, compress=False)
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(data.DataSourceError, match="truncated"):
+        sources.load_arrays("fashion_mnist", data_dir=str(tmp_path), download=False)
+
+
+def test_out_of_range_labels(tmp_path):
+    train = (CIFAR_TRAIN[0], CIFAR_TRAIN[1].copy())
+    train[1][7] = 12
+    data_files.write_cifar10_binary(str(tmp_path), train, CIFAR_TEST)
+    with pytest.raises(data.DataSourceError, match=r"\[0, 10\).*label=12"):
+        sources.load_arrays("cifar10", data_dir=str(tmp_path), download=False)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/keras_procrustes_pwned",))
+
+
+def test_pickle_with_code_is_refused(tmp_path):
+    folder = data_files.write_cifar10_python(str(tmp_path), CIFAR_TRAIN, CIFAR_TEST, archive=False)
+    evil = {b"data": _Exploit(), b"labels": [0]}
+    path = os.path.join(folder, "cifar-10-batches-py", "test_batch")
+    open(path, "wb").write(pickle.dumps(evil, protocol=2))
+    marker = "/tmp/keras_procrustes_pwned"
+    if os.path.exists(marker):
+        os.remove(marker)
+    with pytest.raises(data.DataSourceError, match="refusing to load posix.system"):
+        sources.load_arrays("cifar10", data_dir=folder, download=False)
+    assert not os.path.exists(marker)
+
+
+def test_missing_data_without_download_says_what_to_fetch(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(data.DataSourceError, match="cifar-100-binary.tar.gz.*--data-dir"):
+        sources.load_arrays("cifar100", data_dir=str(tmp_path), download=False)
+    assert time.monotonic() - start < 10
+
+
+def test_unreachable_host_fails_in_seconds(tmp_path, monkeypatch):
+    # The download host is redirected to a closed port on loopback: the
+    # probe's real connection is refused, as it is without internet.
+    spec = dataclasses.replace(sources.DATASETS["cifar10"], download_host="127.0.0.1")
+    monkeypatch.setitem(sources.DATASETS, "cifar10", spec)
+    start = time.monotonic()
+    with pytest.raises(data.DataSourceError, match="127.0.0.1 cannot be reached"):
+        sources.load_arrays("cifar10", data_dir=str(tmp_path))
+    assert time.monotonic() - start < 10
+
+
+def test_host_reachable_on_loopback():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert sources.host_reachable("127.0.0.1", server.getsockname()[1], timeout=2)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    assert not sources.host_reachable("127.0.0.1", port, timeout=2)
+
+
+def test_unknown_dataset_and_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="dataset='mnist'"):
+        sources.load_arrays("mnist")
+    with pytest.raises(data.DataSourceError, match="does not exist"):
+        sources.load_arrays("cifar10", data_dir=str(tmp_path / "nope"))
+
+
+def _numpy_batches(dataset):
+    images, labels = [], []
+    for x, y in dataset:
+        images.append(np.asarray(x))
+        labels.append(np.asarray(y))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_pipeline_shapes_dtypes_and_normalisation(tmp_path):
+    data_files.write_cifar10_binary(str(tmp_path), CIFAR_TRAIN, CIFAR_TEST)
+    train, test, info = data.load("cifar10", batch_size=16, data_dir=str(tmp_path))
+    assert (info.classes, info.input_shape, info.train_examples) == (10, (32, 32, 3), 50)
+    x, y = next(iter(train))
+    assert tuple(x.shape) == (16, 32, 32, 3) and x.dtype.name == "float32"
+    assert y.dtype.name == "int32"
+    x_test, y_test = _numpy_batches(test)
+    np.testing.assert_array_equal(y_test, CIFAR_TEST[1])  # test keeps order
+    expected = (CIFAR_TEST[0] - np.array(info.mean)) / np.array(info.std)
+    np.testing.assert_allclose(x_test, expected, atol=1e-4)
+    x_train, _ = _numpy_batches(data.make_dataset(
+        CIFAR_TRAIN[0], CIFAR_TRAIN[1], 64, info.mean, info.std, training=False))
+    np.testing.assert_allclose(x_train.mean(axis=(0, 1, 2)), 0, atol=1e-3)
+    np.testing.assert_allclose(x_train.std(axis=(0, 1, 2)), 1, atol=1e-3)
+
+
+def _matches_flip_and_shift(augmented, original, pad=4):
+    """Whether `augmented` is `original`, maybe flipped, shifted by <= pad."""
+    size = original.shape[0]
+    padded_base = np.pad(original, ((pad, pad), (pad, pad), (0, 0)))
+    for image in (original, original[:, ::-1]):
+        padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)))
+        for dy in range(2 * pad + 1):
+            for dx in range(2 * pad + 1):
+                if np.allclose(padded[dy : dy + size, dx : dx + size], augmented, atol=1e-5):
+                    return True
+    del padded_base
+    return False
+
+
+def test_augmentation_is_flip_pad_crop():
+    images, _ = data_files.random_split(12, 10, (32, 32, 3), seed=6)
+    labels = np.arange(12)  # a label names its image
+    mean, std = np.zeros(3, "float32"), np.ones(3, "float32")
+    augmented = data.make_dataset(images, labels, 12, mean, std, training=True, seed=1)
+    seen_changed = False
+    for _ in range(3):  # three epochs, reshuffled
+        x, y = _numpy_batches(augmented)
+        assert sorted(y) == list(range(12))
+        for image, label in zip(x, y):
+            original = images[label].astype("float32")
+            assert _matches_flip_and_shift(image, original)
+            seen_changed |= not np.allclose(image, original)
+    assert seen_changed
+
+
+def test_grey_images_to_32x32_rgb(tmp_path):
+    data_files.write_fashion_idx(str(tmp_path), FASHION_TRAIN, FASHION_TEST)
+    for kwargs, shape in [({}, (28, 28, 1)), ({"image_size": 32}, (32, 32, 1)),
+                          ({"image_size": 32, "channels": 3}, (32, 32, 3))]:
+        train, test, info = data.load("fashion_mnist", batch_size=4, data_dir=str(tmp_path), **kwargs)
+        assert info.input_shape == shape
+        assert tuple(next(iter(test))[0].shape) == (4, *shape)
+        assert tuple(next(iter(train))[0].shape) == (4, *shape)
+    x, _ = next(iter(test))
+    # Padding adds the normalised zero (the mean colour) around the image.
+    assert np.all(np.asarray(x)[:, :2] == 0)
+
+
+def test_example_limits(tmp_path):
+    data_files.write_fashion_idx(str(tmp_path), FASHION_TRAIN, FASHION_TEST)
+    train, test, info = data.load("fashion_mnist", batch_size=8, data_dir=str(tmp_path),
+                                  max_train_examples=10, max_test_examples=3)
+    assert info.train_examples == 10 and info.test_examples == 3
+    assert len(_numpy_batches(test)[1]) == 3
+    with pytest.raises(ValueError, match="max_train_examples=0"):
+        data.load("fashion_mnist", data_dir=str(tmp_path), max_train_examples=0)
