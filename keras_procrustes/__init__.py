@@ -1,7 +1,13 @@
 """keras_procrustes: Procrustes ResNets (norm-preserving residual networks)
-for Keras 3, on TensorFlow and JAX."""
+for Keras 3, on TensorFlow and JAX.
+
+The core (`layers`, `constraints`, `models`, `spectral`, `diagnostics`) is
+`keras.ops` only. The training side (`data`, `train`, `callbacks`, `tune`,
+`tuning`) uses tf.data, TensorBoard and keras-tuner; import it by name.
+"""
 
 from keras_procrustes import constraints
+from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
 from keras_procrustes import spectral

@@ -137,3 +137,74 @@ class NaNGuard(keras.callbacks.Callback):
                 f"The training loss became {float(loss)} at epoch "
                 f"{self._epoch + 1}, batch {batch + 1}; training stopped.{where}"
             )
+
+
+class NormPreservationMonitor(keras.callbacks.Callback):
+    """Puts the gradient norm ratio of every block into `logs`, every N epochs.
+
+    On a fixed batch `(x, y)` it computes
+    `diagnostics.gradient_norm_ratios` and adds `grad_norm_ratio/<layer>`
+    for each residual block and transition, plus
+    `grad_norm_ratio_max_log_deviation`, the largest `|ln ratio|` (0 when
+    every block preserves the norm). Put it before `TensorBoard` and
+    `CSVLogger` in the callback list so that they log the figures. With
+    `log_dir`, it also writes TensorBoard histograms of the ratios and of
+    their logarithms (`grad_norm_ratio`, `log_grad_norm_ratio`). Every
+    epoch's ratios are kept in `history` (epoch -> dict). The callback holds
+    arrays and numbers only, so `copy.deepcopy` (as keras-tuner does) works.
+
+    Args:
+        x: a batch of inputs (numpy or tensor).
+        y: its targets.
+        every: measure at the end of every `every` epochs (and before
+            training, as epoch 0, when `at_start=True`).
+        log_dir: a folder for the TensorBoard histograms, or `None`.
+        loss: the loss to differentiate; default the model's.
+        at_start: also measure before the first epoch.
+    """
+
+    def __init__(self, x, y, every=1, log_dir=None, loss=None, at_start=True):
+        super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be a positive int. Received every={every}")
+        self.x = np.asarray(x)
+        self.y = np.asarray(y)
+        self.every = every
+        self.log_dir = log_dir
+        self.loss = loss
+        self.at_start = at_start
+        self.history = {}
+
+    def _measure(self, epoch):
+        from keras_procrustes import diagnostics
+
+        ratios = diagnostics.gradient_norm_ratios(self.model, self.x, self.y, loss=self.loss)
+        self.history[epoch] = ratios
+        if self.log_dir:
+            self._write_histograms(epoch, ratios)
+        return ratios
+
+    def _write_histograms(self, epoch, ratios):
+        import tensorflow as tf
+
+        values = np.array(list(ratios.values()), dtype="float64")
+        writer = tf.summary.create_file_writer(self.log_dir)
+        with writer.as_default(step=epoch):
+            tf.summary.histogram("grad_norm_ratio", values)
+            tf.summary.histogram("log_grad_norm_ratio", np.log(values))
+        writer.close()
+
+    def on_train_begin(self, logs=None):
+        if self.at_start:
+            self._measure(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        ratios = self._measure(epoch + 1)
+        if logs is not None:
+            for name, ratio in ratios.items():
+                logs[f"grad_norm_ratio/{name}"] = ratio
+            logs["grad_norm_ratio_max_log_deviation"] = float(
+                np.max(np.abs(np.log(list(ratios.values()))))
+            )

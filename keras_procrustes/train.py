@@ -42,19 +42,32 @@ def build_parser():
     add("--model", default="procresnet166",
         help=f"one of {', '.join(models.list_models())}, or resnet{{9n+2}} / "
         "procresnet{9n+4} for any bottleneck depth")
-    add("--dataset", default="cifar10", choices=DATASET_CHOICES)
-    add("--data-dir", default=None, help="folder or archive with a local copy")
-    add("--no-download", action="store_true", help="never download with tfds")
+    add_data_arguments(parser)
     add("--epochs", type=int, default=300, help="the lr schedule scales to it")
     add("--batch-size", type=int, default=128, help="per replica")
     add("--lr", type=float, default=0.1, help="for one replica")
     add("--momentum", type=float, default=0.9)
     add("--weight-decay", type=float, default=1e-4, help="L2 coefficient")
     add("--projection-probability", type=float, default=0.5)
-    add("--seed", type=int, default=0)
     add("--log-dir", default=None, help="default runs/MODEL-DATASET")
     add("--mixed-precision", choices=("none", "float16", "bfloat16"), default="none")
     add("--jit-compile", choices=("auto", "true", "false"), default="auto")
+    add("--remat", action="store_true",
+        help="recompute block activations in the backward pass (saves memory)")
+    add("--no-backup", action="store_true", help="no BackupAndRestore")
+    return parser
+
+
+def add_data_arguments(parser):
+    """Options shared by `train` and `tune`: data, devices, seed, verbosity.
+
+    Args:
+        parser: an `argparse.ArgumentParser` to add them to.
+    """
+    add = parser.add_argument
+    add("--dataset", default="cifar10", choices=DATASET_CHOICES)
+    add("--data-dir", default=None, help="folder or archive with a local copy")
+    add("--no-download", action="store_true", help="never download with tfds")
     add("--max-train-examples", type=int, default=None, help="for short runs")
     add("--max-test-examples", type=int, default=None, help="for short runs")
     add("--image-size", type=int, default=None, help="pad/resize, e.g. 32")
@@ -62,9 +75,33 @@ def build_parser():
     add("--cpu-replicas", type=int, default=0,
         help="TensorFlow only: split the CPU into N logical devices and "
         "mirror over them (for testing multi-replica training without GPUs)")
-    add("--no-backup", action="store_true", help="no BackupAndRestore")
+    add("--seed", type=int, default=0)
     add("--verbose", type=int, choices=(0, 1, 2), default=1)
-    return parser
+
+
+def load_data(args, batch_size):
+    """The pipelines `add_data_arguments`' options ask for.
+
+    Args:
+        args: parsed options.
+        batch_size: the global batch size.
+
+    Returns:
+        `(train, test, DataInfo)`.
+    """
+    from keras_procrustes import data
+
+    return data.load(
+        args.dataset,
+        batch_size=batch_size,
+        data_dir=args.data_dir,
+        download=not args.no_download,
+        image_size=args.image_size,
+        channels=args.channels,
+        max_train_examples=args.max_train_examples,
+        max_test_examples=args.max_test_examples,
+        seed=args.seed,
+    )
 
 
 def check_args(args):
@@ -81,19 +118,21 @@ def check_args(args):
         raise ValueError(f"--momentum must be in [0, 1). Received {args.momentum}")
 
 
-def configure_devices(cpu_replicas):
+def configure_devices(cpu_replicas=0):
     """The distribution for this machine's devices.
+
+    TensorFlow: `MirroredStrategy` over every visible GPU (or over
+    `cpu_replicas` logical CPU devices), else the default strategy. JAX:
+    `keras.distribution.DataParallel` when there are several devices.
 
     Args:
         cpu_replicas: split the CPU into this many logical devices
             (TensorFlow); 0 to use the GPUs if any.
 
     Returns:
-        `(strategy_scope, replicas)`: a context manager to build the model in,
-        and the number of replicas.
+        `(strategy, replicas)`: the `tf.distribute.Strategy` to build the
+        model under (`None` on JAX), and the number of replicas.
     """
-    import contextlib
-
     import keras
 
     if keras.backend.backend() == "jax":
@@ -104,7 +143,7 @@ def configure_devices(cpu_replicas):
         devices = jax.devices()
         if len(devices) > 1:
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        return contextlib.nullcontext(), len(devices)
+        return None, len(devices)
     import tensorflow as tf
 
     if cpu_replicas:
@@ -118,7 +157,14 @@ def configure_devices(cpu_replicas):
         strategy = tf.distribute.MirroredStrategy()
     else:
         strategy = tf.distribute.get_strategy()
-    return strategy.scope(), strategy.num_replicas_in_sync
+    return strategy, strategy.num_replicas_in_sync
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a no-op context for `None`."""
+    import contextlib
+
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def lr_schedule(lr, epochs, steps_per_epoch):
@@ -174,12 +220,11 @@ def run(args):
         The metrics dict.
     """
     check_args(args)
-    scope, replicas = configure_devices(args.cpu_replicas)
+    strategy, replicas = configure_devices(args.cpu_replicas)
 
     import keras
 
     from keras_procrustes import callbacks as kp_callbacks
-    from keras_procrustes import data
     from keras_procrustes import models
 
     keras.utils.set_random_seed(args.seed)
@@ -188,25 +233,16 @@ def run(args):
     log_dir = args.log_dir or os.path.join("runs", f"{args.model}-{args.dataset}")
     os.makedirs(log_dir, exist_ok=True)
     global_batch = args.batch_size * replicas
-    train, test, info = data.load(
-        args.dataset,
-        batch_size=global_batch,
-        data_dir=args.data_dir,
-        download=not args.no_download,
-        image_size=args.image_size,
-        channels=args.channels,
-        max_train_examples=args.max_train_examples,
-        max_test_examples=args.max_test_examples,
-        seed=args.seed,
-    )
+    train, test, info = load_data(args, global_batch)
     steps_per_epoch = math.ceil(info.train_examples / global_batch)
-    with scope:
+    with strategy_scope(strategy):
         model = models.get(
             args.model,
             input_shape=info.input_shape,
             classes=info.classes,
             projection_probability=args.projection_probability,
             seed=args.seed,
+            remat=args.remat,
         )
         optimizer = keras.optimizers.SGD(
             lr_schedule(args.lr * replicas, args.epochs, steps_per_epoch),
@@ -278,6 +314,33 @@ def run(args):
     return metrics
 
 
+def run_cli(parser, check, run_function, argv=None):
+    """Parses, checks and runs a command; user errors exit 2 with a message.
+
+    Args:
+        parser: the command's `argparse.ArgumentParser`.
+        check: raises a ValueError naming a bad option.
+        run_function: runs the parsed options.
+        argv: arguments, default `sys.argv[1:]`.
+
+    Returns:
+        The process exit status.
+    """
+    from keras_procrustes.data import DataSourceError
+
+    args = parser.parse_args(argv)
+    try:
+        check(args)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        run_function(args)
+    except (DataSourceError, FloatingPointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None):
     """Entry point of `python -m keras_procrustes.train`.
 
@@ -287,20 +350,7 @@ def main(argv=None):
     Returns:
         The process exit status.
     """
-    from keras_procrustes.data import DataSourceError
-
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        check_args(args)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        run(args)
-    except (DataSourceError, FloatingPointError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(build_parser(), check_args, run, argv)
 
 
 if __name__ == "__main__":

@@ -152,6 +152,7 @@ def ProcrustesResNet(
     project_stem=True,
     project_transitions=True,
     seed=0,
+    remat=False,
     name="procrustes_resnet",
 ):
     """Builds a pre-activation CIFAR ResNet, in Procrustes or baseline form.
@@ -186,6 +187,9 @@ def ProcrustesResNet(
         project_stem: project the stem (else a plain conv in its place).
         project_transitions: project the transitions (else plain convs).
         seed: shifts the sequence of projected steps.
+        remat: recompute each residual block's activations in the backward
+            pass instead of keeping them (`keras.RematScope(mode="full")`):
+            less memory for deep nets, more compute.
         name: the model's name.
 
     Returns:
@@ -223,7 +227,8 @@ def ProcrustesResNet(
         if procrustes and stage > 1:
             transition_kwargs = projection_kwargs if project_transitions else None
             x = _transition(x, filters * expansion, stage - 1, transition_kwargs)
-        x = _stage(x, stage, num_blocks, filters, block_type, procrustes)
+        with keras.RematScope(mode="full" if remat else None):
+            x = _stage(x, stage, num_blocks, filters, block_type, procrustes)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     if include_top:
@@ -327,14 +332,11 @@ def resnet(
 ):
     """A CIFAR ResNet of any depth: `9n+2` bottleneck, `6n+2` basic.
 
-    Widths are 16/32/64 (inner) over three stages of `n` blocks. For the
-    Procrustes form the depth may also be given as its own count (`9n+4`,
-    `6n+4`). The default name is `procresnet{9n+4}` or `resnet{9n+2}`.
-
-    Args:
-        depth: the layer count, e.g. 164, 272, 632, 1001 (bottleneck) or
-            56, 110 (basic).
-        block_type: `"bottleneck"` or `"basic"`.
+    `depth` is the layer count, e.g. 164, 272, 632, 1001 for
+    `block_type="bottleneck"` or 56, 110 for `"basic"`; for the Procrustes
+    form it may also be given as its own count (`9n+4`, `6n+4`). Widths are
+    16/32/64 (inner) over three stages of `n` blocks. The default name is
+    `procresnet{9n+4}` or `resnet{9n+2}`.
     """
     n = blocks_per_stage(depth, block_type, procrustes)
     if name is None:

@@ -1,0 +1,44 @@
+"""Gradients with respect to tensors, on the active Keras backend.
+
+`keras.ops` has no gradient op, so this is the one place where the core
+dispatches to the backend's own autodiff (TensorFlow's `GradientTape`, JAX's
+`value_and_grad`, PyTorch's `autograd`). Everything around it stays
+`keras.ops`.
+"""
+
+import keras
+
+
+def value_and_gradients(fn, tensors):
+    """`fn(tensors)` and its gradient with respect to each tensor.
+
+    Args:
+        fn: a function of a list of tensors returning a scalar tensor. It must
+            not change Keras variables (run it under `keras.StatelessScope`).
+        tensors: a list of backend tensors.
+
+    Returns:
+        `(value, gradients)`, gradients a list matching `tensors`.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            value = fn(tensors)
+        return value, tape.gradient(value, tensors)
+    if backend == "jax":
+        import jax
+
+        return jax.value_and_grad(fn)(tensors)
+    if backend == "torch":
+        import torch
+
+        tensors = [t.detach().requires_grad_(True) for t in tensors]
+        value = fn(tensors)
+        return value, list(torch.autograd.grad(value, tensors))
+    raise NotImplementedError(
+        f"Gradients are implemented for tensorflow, jax and torch; the "
+        f"backend is {backend!r}."
+    )

@@ -1,0 +1,169 @@
+"""Hyperparameter search over Procrustes ResNets with keras-tuner."""
+
+import keras
+import keras_tuner
+
+from keras_procrustes import models
+
+TUNERS = {
+    "random": keras_tuner.RandomSearch,
+    "hyperband": keras_tuner.Hyperband,
+    "bayesian": keras_tuner.BayesianOptimization,
+}
+
+
+class ProcResNetHyperModel(keras_tuner.HyperModel):
+    """A `keras_tuner.HyperModel` of Procrustes ResNets.
+
+    The search space: `lr` (log, 0.01-0.3), `weight_decay` (log, 1e-5-1e-3,
+    the L2 coefficient), `projection_probability` (0.1-1), `projection_target_scale`
+    (0.8-1.25, times `sqrt(c_out / c_in)`), `project_stem` and
+    `project_transitions` (booleans), `depth` (one of `depths`), and in `fit`,
+    `batch_size` (one of `batch_sizes`). `build(hp)` returns a model compiled
+    with SGD (momentum 0.9) and accuracy.
+
+    Args:
+        input_shape: `(height, width, channels)` of the data.
+        classes: number of classes.
+        block_type: the family, `"bottleneck"` or `"basic"`.
+        depths: depths to choose from, in He et al.'s count (e.g. 164, 272
+            for bottleneck; 56, 110 for basic).
+        batch_sizes: batch sizes to choose from.
+        **kwargs: `keras_tuner.HyperModel` arguments (`name`, `tunable`).
+
+    Example:
+    >>> hypermodel = ProcResNetHyperModel((32, 32, 3), 10, depths=(164, 272))
+    >>> tuner = keras_tuner.RandomSearch(hypermodel, "val_accuracy", max_trials=8)
+    """
+
+    def __init__(
+        self,
+        input_shape,
+        classes,
+        block_type="bottleneck",
+        depths=(164, 272),
+        batch_sizes=(64, 128, 256),
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for depth in depths:
+            models.blocks_per_stage(depth, block_type)  # refuses a bad depth
+        if not batch_sizes or any(b < 1 for b in batch_sizes):
+            raise ValueError(
+                f"`batch_sizes` must be positive ints. Received batch_sizes={batch_sizes}"
+            )
+        self.input_shape = tuple(input_shape)
+        self.classes = classes
+        self.block_type = block_type
+        self.depths = tuple(depths)
+        self.batch_sizes = tuple(batch_sizes)
+
+    def build(self, hp):
+        """Builds and compiles the model `hp` chooses.
+
+        Args:
+            hp: `keras_tuner.HyperParameters`.
+
+        Returns:
+            A compiled `keras.Model`.
+        """
+        lr = hp.Float("lr", 0.01, 0.3, sampling="log")
+        weight_decay = hp.Float("weight_decay", 1e-5, 1e-3, sampling="log")
+        model = models.resnet(
+            hp.Choice("depth", list(self.depths)),
+            block_type=self.block_type,
+            input_shape=self.input_shape,
+            classes=self.classes,
+            projection_probability=hp.Float("projection_probability", 0.1, 1.0),
+            projection_target_scale=hp.Float("projection_target_scale", 0.8, 1.25),
+            project_stem=hp.Boolean("project_stem", default=True),
+            project_transitions=hp.Boolean("project_transitions", default=True),
+        )
+        momentum = 0.9
+        model.compile(
+            keras.optimizers.SGD(lr, momentum=momentum, weight_decay=weight_decay / (1 - momentum)),
+            "sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        return model
+
+    def fit(self, hp, model, x=None, *args, **kwargs):
+        """Fits with the batch size `hp` chooses.
+
+        A batched `tf.data.Dataset` (for `x` and `validation_data`) is
+        re-batched to it; arrays get `batch_size`.
+
+        Args:
+            hp: `keras_tuner.HyperParameters`.
+            model: the built model.
+            x: training data: arrays or a `tf.data.Dataset`.
+            *args: more `model.fit` arguments.
+            **kwargs: more `model.fit` arguments.
+
+        Returns:
+            The `History`.
+        """
+        batch_size = hp.Choice("batch_size", list(self.batch_sizes))
+        if _is_dataset(x):
+            x = x.rebatch(batch_size)
+            if _is_dataset(kwargs.get("validation_data")):
+                kwargs["validation_data"] = kwargs["validation_data"].rebatch(batch_size)
+        else:
+            kwargs["batch_size"] = batch_size
+        return model.fit(x, *args, **kwargs)
+
+
+def _is_dataset(value):
+    import tensorflow as tf
+
+    return isinstance(value, tf.data.Dataset)
+
+
+def make_tuner(
+    hypermodel,
+    kind="random",
+    max_trials=10,
+    objective="val_accuracy",
+    directory="tuning",
+    project_name="procresnet",
+    max_epochs=30,
+    seed=0,
+    distribution_strategy=None,
+    overwrite=False,
+):
+    """A keras-tuner tuner over `hypermodel`.
+
+    With `overwrite=False` (default) an existing `directory/project_name`
+    is reloaded, so an interrupted search resumes without redoing finished
+    trials.
+
+    Args:
+        hypermodel: a `ProcResNetHyperModel`.
+        kind: `"random"`, `"hyperband"` or `"bayesian"`.
+        max_trials: trials for random and Bayesian search.
+        objective: the metric to maximise (names ending in `loss` or `error`
+            are minimised).
+        directory: where trials are saved.
+        project_name: a sub-folder of `directory`.
+        max_epochs: Hyperband's largest budget.
+        seed: the tuner's seed.
+        distribution_strategy: e.g. `tf.distribute.MirroredStrategy()`.
+        overwrite: start over instead of resuming.
+
+    Returns:
+        A `keras_tuner.Tuner`.
+    """
+    if kind not in TUNERS:
+        raise ValueError(f"`kind` must be one of {sorted(TUNERS)}. Received kind={kind!r}")
+    direction = "min" if objective.endswith(("loss", "error")) else "max"
+    common = dict(
+        objective=keras_tuner.Objective(objective, direction),
+        directory=directory,
+        project_name=project_name,
+        seed=seed,
+        distribution_strategy=distribution_strategy,
+        overwrite=overwrite,
+    )
+    if kind == "hyperband":
+        return keras_tuner.Hyperband(hypermodel, max_epochs=max_epochs, **common)
+    return TUNERS[kind](hypermodel, max_trials=max_trials, **common)

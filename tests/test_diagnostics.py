@@ -1,0 +1,173 @@
+"""Gradient norm ratios and operator spectra."""
+
+import copy
+import csv
+import os
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from keras_procrustes import callbacks
+from keras_procrustes import diagnostics
+from keras_procrustes import layers
+from keras_procrustes import models
+from keras_procrustes import spectral
+
+
+def _chain_model():
+    """stem -> block -> transition -> block -> head, as a list and a model."""
+    chain = [
+        layers.NormPreservingTransition(16, 3, strides=1, name="stem"),
+        layers.IdentityResidualBlock(4, name="block1"),
+        layers.NormPreservingTransition(32, name="transition"),
+        layers.IdentityResidualBlock(8, name="block2"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3, activation="softmax"),
+    ]
+    inputs = keras.Input((8, 8, 3))
+    x = inputs
+    for layer in chain:
+        x = layer(x)
+    return chain, keras.Model(inputs, x)
+
+
+def _batch(count=6):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(count, 8, 8, 3)).astype("float32"), rng.integers(0, 3, count)
+
+
+def _ratios_by_hand(chain, x, y):
+    """The same ratios with the backend's autodiff on explicit activations."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+    measured = [l for l in chain if isinstance(l, (layers.IdentityResidualBlock, layers.NormPreservingTransition))]
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape(persistent=True) as tape:
+            activations = [tf.constant(x)]
+            tape.watch(activations[0])
+            for layer in chain:
+                activations.append(layer(activations[-1], training=True))
+            loss = loss_fn(y, activations[-1])
+        grads = [tape.gradient(loss, a) for a in activations[:-1]]
+    else:
+        import jax
+
+        activations = [keras.ops.convert_to_tensor(x)]
+        with keras.StatelessScope():
+            for layer in chain:
+                activations.append(layer(activations[-1], training=True))
+
+        def tail(a, start):
+            with keras.StatelessScope():
+                for layer in chain[start:]:
+                    a = layer(a, training=True)
+                return loss_fn(y, a)
+
+        grads = [jax.grad(tail)(a, i) for i, a in enumerate(activations[:-1])]
+    norms = [float(np.linalg.norm(np.asarray(g))) for g in grads]
+    return {l.name: norms[chain.index(l)] / norms[chain.index(l) + 1] for l in measured}
+
+
+def test_ratios_match_autodiff_by_hand():
+    chain, model = _chain_model()
+    x, y = _batch()
+    got = diagnostics.gradient_norm_ratios(model, x, y)
+    expected = _ratios_by_hand(chain, x, y)
+    assert list(got) == ["stem", "block1", "transition", "block2"]
+    for name in expected:
+        assert got[name] == pytest.approx(expected[name], rel=1e-4)
+
+
+def test_measurement_changes_no_variable():
+    _, model = _chain_model()
+    before = [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables]
+    diagnostics.gradient_norm_ratios(model, *_batch())
+    after = [keras.ops.convert_to_numpy(v) for v in model.variables]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_zeroed_residual_branch_gives_ratio_one():
+    chain, model = _chain_model()
+    for block in (chain[1], chain[3]):
+        conv = block.convs[-1]
+        conv.kernel.assign(np.zeros(conv.kernel.shape, "float32"))
+    ratios = diagnostics.gradient_norm_ratios(model, *_batch())
+    assert ratios["block1"] == 1.0 and ratios["block2"] == 1.0
+    assert ratios["transition"] != pytest.approx(1.0, abs=1e-3)
+
+
+def _transition_ratio(project):
+    transition = layers.NormPreservingTransition(128, name="transition")
+    inputs = keras.Input((16, 16, 64))
+    model = keras.Model(inputs, transition(inputs))
+    if project:
+        transition.kernel.assign(transition.projection.project(transition.kernel))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 16, 16, 64)).astype("float32")
+    upstream = rng.normal(size=(8, 8, 8, 128)).astype("float32")  # isotropic dL/dy
+
+    def linear_loss(y_true, y_pred):
+        return keras.ops.sum(y_true * y_pred)
+
+    return diagnostics.gradient_norm_ratios(model, x, upstream, loss=linear_loss)["transition"]
+
+
+def test_projected_transition_preserves_isotropic_gradient_norm():
+    assert _transition_ratio(project=True) == pytest.approx(1.0, abs=0.02)
+    # He-initialised and unprojected, it amplifies by about sqrt(2).
+    assert _transition_ratio(project=False) == pytest.approx(np.sqrt(2), abs=0.1)
+
+
+def test_operator_singular_values_of_a_transition():
+    model = models.resnet(11, input_shape=(8, 8, 3), classes=3)
+    layer = model.get_layer("stem_conv")
+    values = diagnostics.operator_singular_values(layer)
+    expected = spectral.conv_singular_values(layer.kernel, (8, 8))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(values), keras.ops.convert_to_numpy(expected))
+    plain = models.resnet(11, procrustes=False, input_shape=(8, 8, 3), classes=3)
+    assert tuple(diagnostics.operator_singular_values(plain.get_layer("stem_conv")).shape) == (8 * 8 * 3,)
+    with pytest.raises(ValueError, match="IdentityResidualBlock 'stage1_block1'"):
+        diagnostics.operator_singular_values(model.get_layer("stage1_block1"))
+
+
+def test_model_without_blocks_is_refused():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="no IdentityResidualBlock"):
+        diagnostics.gradient_norm_ratios(model, np.zeros((1, 4)), np.zeros((1,)))
+
+
+def test_monitor_logs_ratios_to_history_csv_and_tensorboard(tmp_path):
+    _, model = _chain_model()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = _batch(16)
+    monitor = callbacks.NormPreservationMonitor(x[:8], y[:8], every=1, log_dir=str(tmp_path / "tb"))
+    monitor = copy.deepcopy(monitor)  # keras-tuner copies callbacks
+    csv_path = str(tmp_path / "history.csv")
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0,
+                        callbacks=[monitor, keras.callbacks.CSVLogger(csv_path)])
+    for name in ("stem", "block1", "transition", "block2"):
+        assert len(history.history[f"grad_norm_ratio/{name}"]) == 2
+    assert sorted(monitor.history) == [0, 1, 2]
+    with open(csv_path) as handle:
+        columns = next(csv.reader(handle))
+    assert "grad_norm_ratio/transition" in columns and "grad_norm_ratio_max_log_deviation" in columns
+    copy.deepcopy(monitor)  # and after training too
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert {"grad_norm_ratio", "log_grad_norm_ratio"} <= set(events.Tags()["tensors"])
+    assert len(events.Tensors("grad_norm_ratio")) == 3
+
+
+def test_monitor_every_n_epochs():
+    _, model = _chain_model()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = _batch(8)
+    monitor = callbacks.NormPreservationMonitor(x, y, every=2, at_start=False)
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[monitor])
+    assert sorted(monitor.history) == [2]
+    with pytest.raises(ValueError, match="every=0"):
+        callbacks.NormPreservationMonitor(x, y, every=0)

@@ -1,0 +1,123 @@
+"""keras-tuner searches over ProcResNetHyperModel, for real."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+from keras_procrustes import callbacks
+from keras_procrustes import tuning
+from keras_procrustes.data import sources
+
+
+def _arrays(count):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(count, 8, 8, 3)).astype("float32")
+    return x, (x.mean(axis=(1, 2, 3)) > 0).astype("int32")
+
+
+def test_hypermodel_builds_the_space():
+    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11, 20))
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert set(hp.values) == {"lr", "weight_decay", "depth", "projection_probability",
+                              "projection_target_scale", "project_stem", "project_transitions"}
+    assert model.optimizer is not None and model.name == "procresnet13"
+    hp.values["project_transitions"] = False
+    hp.values["projection_target_scale"] = 1.2
+    hp.values["depth"] = 20
+    other = hypermodel.build(hp)
+    assert other.name == "procresnet22"
+    assert other.get_layer("transition1").kernel.constraint is None
+    assert other.get_layer("stem_conv").projection.target_scale == 1.2
+
+
+def test_bad_depth_is_refused():
+    with pytest.raises(ValueError, match="depth=12"):
+        tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11, 12))
+    with pytest.raises(ValueError, match="kind='grid'"):
+        tuning.make_tuner(tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,)), kind="grid")
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
+def test_search_completes_and_best_model_predicts(tmp_path, kind):
+    x, y = _arrays(64)
+    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
+    tuner = tuning.make_tuner(hypermodel, kind=kind, max_trials=2, max_epochs=2,
+                              directory=str(tmp_path), project_name=kind)
+    monitor = callbacks.NormPreservationMonitor(x[:8], y[:8], at_start=False)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
+                 callbacks=[monitor, callbacks.TrainingMonitor(len(x))])
+    trials = tuner.oracle.get_best_trials(10)
+    assert len(trials) >= 2 and all(t.status == "COMPLETED" for t in trials)
+    for trial in trials:  # the deep-copied monitors put their figures in logs
+        assert trial.metrics.exists("grad_norm_ratio/stage1_block1")
+        assert trial.metrics.exists("images_per_second")
+    assert monitor.history == {}  # the tuner trained copies, not the original
+    best = tuner.get_best_models(1)[0]
+    path = os.path.join(tmp_path, "best.keras")
+    best.save(path)
+    predictions = keras.models.load_model(path).predict(x[:4], verbose=0)
+    assert predictions.shape == (4, 2)
+    np.testing.assert_allclose(predictions, best.predict(x[:4], verbose=0), atol=1e-5)
+
+
+def test_fit_rebatches_a_dataset(tmp_path):
+    import tensorflow as tf
+
+    x, y = _arrays(32)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(8,))
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    sizes = []
+    batch_sizes = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: sizes.append(batch))
+    history = hypermodel.fit(hp, model, dataset, validation_data=dataset, epochs=1, verbose=0,
+                             callbacks=[batch_sizes])
+    assert hp.values["batch_size"] == 8
+    assert sizes == [0, 1, 2, 3]  # 32 examples in batches of 8
+    assert "val_loss" in history.history
+
+
+@pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
+    command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
+               "--depths", "11", "--batch-sizes", "32", "--max-trials", "3", "--epochs", "2",
+               "--max-train-examples", "512", "--max-test-examples", "128",
+               "--directory", str(tmp_path), "--verbose", "2"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, env=env)
+    deadline = time.monotonic() + 600
+    for line in process.stdout:
+        if line.startswith("Trial 1 Complete") or time.monotonic() > deadline:
+            break
+    time.sleep(0.5)
+    assert process.poll() is None, "the search ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first = os.path.join(tmp_path, "procresnet", "trial_0", "trial.json")
+    with open(first) as handle:
+        assert json.load(handle)["status"] == "COMPLETED"
+    stamp = os.stat(first).st_mtime_ns
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "Reloading Tuner" in result.stdout + result.stderr
+    assert "Running Trial #1\n" not in result.stdout
+    assert os.stat(first).st_mtime_ns == stamp  # trial 0 was not redone
+    project = os.path.join(tmp_path, "procresnet")
+    trials = [d for d in os.listdir(project) if d.startswith("trial_")]
+    assert len(trials) == 3
+    assert len(os.listdir(os.path.join(project, "tensorboard"))) == 3  # logs per trial
+    model = keras.models.load_model(os.path.join(project, "best.keras"))
+    assert model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0).shape == (2, 10)
