@@ -1,14 +1,47 @@
 """Hyperparameter search over Procrustes ResNets with keras-tuner."""
 
+import copy
+import os
+
 import keras
 import keras_tuner
 
 from keras_procrustes import models
 
+
+def _with_trial_logs(tuner_class):
+    """`tuner_class`, giving each trial its own TensorBoard folder on any backend.
+
+    keras-tuner moves a `TensorBoard` callback's logs into a folder per trial
+    on TensorFlow only; on other backends every trial would write into the
+    same folder. This subclass does the same move there.
+    """
+
+    class Tuner(tuner_class):
+        def run_trial(self, trial, *args, **kwargs):
+            if keras.backend.backend() != "tensorflow":
+                kwargs["callbacks"] = [
+                    _in_trial_folder(callback, trial.trial_id)
+                    for callback in kwargs.get("callbacks", [])
+                ]
+            return super().run_trial(trial, *args, **kwargs)
+
+    Tuner.__name__ = Tuner.__qualname__ = tuner_class.__name__
+    return Tuner
+
+
+def _in_trial_folder(callback, trial_id):
+    if not isinstance(callback, keras.callbacks.TensorBoard):
+        return callback
+    callback = copy.deepcopy(callback)
+    callback.log_dir = os.path.join(callback.log_dir, str(trial_id))
+    return callback
+
+
 TUNERS = {
-    "random": keras_tuner.RandomSearch,
-    "hyperband": keras_tuner.Hyperband,
-    "bayesian": keras_tuner.BayesianOptimization,
+    "random": _with_trial_logs(keras_tuner.RandomSearch),
+    "hyperband": _with_trial_logs(keras_tuner.Hyperband),
+    "bayesian": _with_trial_logs(keras_tuner.BayesianOptimization),
 }
 
 
@@ -151,7 +184,8 @@ def make_tuner(
         overwrite: start over instead of resuming.
 
     Returns:
-        A `keras_tuner.Tuner`.
+        A `keras_tuner.Tuner` that writes each trial's TensorBoard logs to a
+        folder of its own (named by trial id) on every backend.
     """
     if kind not in TUNERS:
         raise ValueError(f"`kind` must be one of {sorted(TUNERS)}. Received kind={kind!r}")
@@ -165,5 +199,5 @@ def make_tuner(
         overwrite=overwrite,
     )
     if kind == "hyperband":
-        return keras_tuner.Hyperband(hypermodel, max_epochs=max_epochs, **common)
+        return TUNERS[kind](hypermodel, max_epochs=max_epochs, **common)
     return TUNERS[kind](hypermodel, max_trials=max_trials, **common)

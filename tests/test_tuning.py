@@ -118,6 +118,6 @@ def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
     project = os.path.join(tmp_path, "procresnet")
     trials = [d for d in os.listdir(project) if d.startswith("trial_")]
     assert len(trials) == 3
-    assert len(os.listdir(os.path.join(project, "tensorboard"))) == 3  # logs per trial
+    assert sorted(os.listdir(os.path.join(project, "tensorboard"))) == ["0", "1", "2"]
     model = keras.models.load_model(os.path.join(project, "best.keras"))
     assert model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0).shape == (2, 10)
