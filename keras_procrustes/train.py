@@ -52,8 +52,6 @@ def build_parser():
     add("--log-dir", default=None, help="default runs/MODEL-DATASET")
     add("--mixed-precision", choices=("none", "float16", "bfloat16"), default="none")
     add("--jit-compile", choices=("auto", "true", "false"), default="auto")
-    add("--remat", action="store_true",
-        help="recompute block activations in the backward pass (saves memory)")
     add("--no-backup", action="store_true", help="no BackupAndRestore")
     return parser
 
@@ -242,7 +240,6 @@ def run(args):
             classes=info.classes,
             projection_probability=args.projection_probability,
             seed=args.seed,
-            remat=args.remat,
         )
         optimizer = keras.optimizers.SGD(
             lr_schedule(args.lr * replicas, args.epochs, steps_per_epoch),

@@ -152,7 +152,6 @@ def ProcrustesResNet(
     project_stem=True,
     project_transitions=True,
     seed=0,
-    remat=False,
     name="procrustes_resnet",
 ):
     """Builds a pre-activation CIFAR ResNet, in Procrustes or baseline form.
@@ -187,9 +186,6 @@ def ProcrustesResNet(
         project_stem: project the stem (else a plain conv in its place).
         project_transitions: project the transitions (else plain convs).
         seed: shifts the sequence of projected steps.
-        remat: recompute each residual block's activations in the backward
-            pass instead of keeping them (`keras.RematScope(mode="full")`):
-            less memory for deep nets, more compute.
         name: the model's name.
 
     Returns:
@@ -227,8 +223,7 @@ def ProcrustesResNet(
         if procrustes and stage > 1:
             transition_kwargs = projection_kwargs if project_transitions else None
             x = _transition(x, filters * expansion, stage - 1, transition_kwargs)
-        with keras.RematScope(mode="full" if remat else None):
-            x = _stage(x, stage, num_blocks, filters, block_type, procrustes)
+        x = _stage(x, stage, num_blocks, filters, block_type, procrustes)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     if include_top:
