@@ -16,3 +16,14 @@ from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import NormPreservingTransition
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "IdentityResidualBlock",
+    "NormPreservingTransition",
+    "ProcrustesProjection",
+    "constraints",
+    "diagnostics",
+    "layers",
+    "models",
+    "spectral",
+]

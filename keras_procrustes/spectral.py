@@ -44,9 +44,7 @@ def check_fft_shape(fft_shape, kernel_shape):
     if isinstance(fft_shape, int):
         fft_shape = (fft_shape, fft_shape)
     fft_shape = tuple(fft_shape)
-    if len(fft_shape) != 2 or any(
-        not isinstance(n, int) or n is None for n in fft_shape
-    ):
+    if len(fft_shape) != 2 or not all(isinstance(n, int) for n in fft_shape):
         raise ValueError(
             "Expected `spatial_shape` to be two ints (height, width). "
             f"Received spatial_shape={fft_shape}"

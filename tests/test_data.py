@@ -193,14 +193,12 @@ def test_pipeline_shapes_dtypes_and_normalisation(tmp_path):
 def _matches_flip_and_shift(augmented, original, pad=4):
     """Whether `augmented` is `original`, maybe flipped, shifted by <= pad."""
     size = original.shape[0]
-    padded_base = np.pad(original, ((pad, pad), (pad, pad), (0, 0)))
     for image in (original, original[:, ::-1]):
         padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)))
         for dy in range(2 * pad + 1):
             for dx in range(2 * pad + 1):
                 if np.allclose(padded[dy : dy + size, dx : dx + size], augmented, atol=1e-5):
                     return True
-    del padded_base
     return False
 
 

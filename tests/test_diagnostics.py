@@ -2,7 +2,6 @@
 
 import copy
 import csv
-import os
 
 import keras
 import numpy as np
