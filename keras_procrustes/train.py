@@ -185,6 +185,30 @@ def lr_schedule(lr, epochs, steps_per_epoch):
     )
 
 
+def paper_sgd(learning_rate, momentum=0.9, weight_decay=1e-4):
+    """SGD with momentum and the paper's L2 weight decay.
+
+    Keras decays weights decoupled from the momentum; the paper's L2 term
+    passes through it, which in steady state amounts to a decoupled decay of
+    `weight_decay / (1 - momentum)`.
+
+    Args:
+        learning_rate: a float or a schedule.
+        momentum: in [0, 1).
+        weight_decay: the L2 coefficient (0 for none).
+
+    Returns:
+        A `keras.optimizers.SGD`.
+    """
+    import keras
+
+    return keras.optimizers.SGD(
+        learning_rate,
+        momentum=momentum,
+        weight_decay=weight_decay / (1 - momentum) or None,
+    )
+
+
 def summarise_history(history_path):
     """Best and last test error from the CSV log (all runs of a resumed job).
 
@@ -241,12 +265,10 @@ def run(args):
             projection_probability=args.projection_probability,
             seed=args.seed,
         )
-        optimizer = keras.optimizers.SGD(
+        optimizer = paper_sgd(
             lr_schedule(args.lr * replicas, args.epochs, steps_per_epoch),
             momentum=args.momentum,
-            # Keras decays decoupled from the momentum; the paper's L2 term
-            # passes through it, which amounts to wd / (1 - momentum).
-            weight_decay=args.weight_decay / (1 - args.momentum) or None,
+            weight_decay=args.weight_decay,
         )
         jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
         model.compile(

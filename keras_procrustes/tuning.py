@@ -7,6 +7,7 @@ import keras
 import keras_tuner
 
 from keras_procrustes import models
+from keras_procrustes import train
 
 
 def _with_trial_logs(tuner_class):
@@ -112,9 +113,8 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
             project_stem=hp.Boolean("project_stem", default=True),
             project_transitions=hp.Boolean("project_transitions", default=True),
         )
-        momentum = 0.9
         model.compile(
-            keras.optimizers.SGD(lr, momentum=momentum, weight_decay=weight_decay / (1 - momentum)),
+            train.paper_sgd(lr, momentum=0.9, weight_decay=weight_decay),
             "sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )

@@ -36,13 +36,13 @@ def train_and_measure(name, args, x_probe, y_probe, train_ds, info):
     from keras_procrustes import callbacks
     from keras_procrustes import models
     from keras_procrustes.train import lr_schedule
+    from keras_procrustes.train import paper_sgd
 
     keras.utils.set_random_seed(args.seed)
     model = models.get(name, input_shape=info.input_shape, classes=info.classes, seed=args.seed)
     steps = int(np.ceil(info.train_examples / args.batch_size))
     model.compile(
-        keras.optimizers.SGD(lr_schedule(args.lr, args.epochs, steps), momentum=0.9,
-                             weight_decay=1e-3),
+        paper_sgd(lr_schedule(args.lr, args.epochs, steps), momentum=0.9, weight_decay=1e-4),
         "sparse_categorical_crossentropy", metrics=["accuracy"],
     )
     log_dir = os.path.join(args.tensorboard_dir, name)
