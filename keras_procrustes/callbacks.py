@@ -6,7 +6,7 @@ import time
 import keras
 import numpy as np
 
-from keras_procrustes import spectral
+from keras_procrustes import diagnostics
 from keras_procrustes.layers import NormPreservingTransition
 
 
@@ -38,14 +38,7 @@ def singular_value_range(layer):
         `(min, max)` as floats, at the layer's input size (stride 1,
         circular padding).
     """
-    kernel = keras.ops.convert_to_numpy(layer.kernel).astype("float32")
-    if kernel.shape[0] == kernel.shape[1] == 1:
-        # Every frequency holds the same matrix: its singular values suffice.
-        values = np.linalg.svd(kernel[0, 0], compute_uv=False)
-    else:
-        values = keras.ops.convert_to_numpy(
-            spectral.conv_singular_values(kernel, layer.projection.spatial_shape)
-        )
+    values = keras.ops.convert_to_numpy(diagnostics.operator_singular_values(layer))
     return float(values.min()), float(values.max())
 
 
@@ -176,8 +169,6 @@ class NormPreservationMonitor(keras.callbacks.Callback):
         self.history = {}
 
     def _measure(self, epoch):
-        from keras_procrustes import diagnostics
-
         ratios = diagnostics.gradient_norm_ratios(self.model, self.x, self.y, loss=self.loss)
         self.history[epoch] = ratios
         if self.log_dir:

@@ -157,6 +157,11 @@ def conv_singular_values(kernel, spatial_shape):
     """
     kernel_shape = check_kernel(kernel)
     n1, n2 = check_fft_shape(spatial_shape, kernel_shape)
+    if kernel_shape[:2] == (1, 1):
+        # Every frequency holds the same c_in x c_out matrix.
+        matrix = ops.reshape(ops.cast(kernel, "float32"), kernel_shape[2:])
+        values = ops.svd(matrix, compute_uv=False)
+        return ops.reshape(ops.repeat(values[:, None], n1 * n2, axis=1), (-1,))
     real, imag = kernel_spectrum(kernel, (n1, n2))
     values = _complex_singular_values(real, imag)  # (n1, n2h, k)
     # Columns 1..ceil(n2/2)-1 stand for themselves and their conjugates.
