@@ -53,3 +53,17 @@ def run_child(script, arguments, **environment):
     if result.returncode != 0 or "RESULT " not in result.stdout:
         raise RuntimeError(f"{script} {arguments} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.split("RESULT ", 1)[1])
+
+
+def describe_device():
+    """The device the steps run on, in words (JAX device or TF GPU name)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return str(jax.devices()[0])
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return gpus[0].name if gpus else "CPU"

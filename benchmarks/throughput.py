@@ -10,6 +10,7 @@ the ratio to TensorFlow without XLA in float32, and names the fastest.
 
 import argparse
 
+from common import describe_device
 from common import median_step_seconds
 from common import report
 from common import run_child
@@ -41,19 +42,6 @@ def measure(model_name, batch_size, repeats, jit_compile, policy):
     y = rng.integers(0, 10, batch_size)
     seconds = median_step_seconds(model, x, y, repeats)
     return {"images_per_second": batch_size / seconds, "device": describe_device()}
-
-
-def describe_device():
-    import keras
-
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return str(jax.devices()[0])
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    return gpus[0].name if gpus else "CPU"
 
 
 def main():

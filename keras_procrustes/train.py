@@ -52,6 +52,8 @@ def build_parser():
     add("--log-dir", default=None, help="default runs/MODEL-DATASET")
     add("--mixed-precision", choices=("none", "float16", "bfloat16"), default="none")
     add("--jit-compile", choices=("auto", "true", "false"), default="auto")
+    add("--remat", action="store_true",
+        help="recompute residual blocks in the backward pass (less memory)")
     add("--no-backup", action="store_true", help="no BackupAndRestore")
     return parser
 
@@ -232,6 +234,31 @@ def summarise_history(history_path):
     }
 
 
+def warn_if_remat_is_void(remat):
+    """Says so when `--remat` will save no memory: JAX compiling for a CPU.
+
+    XLA's CPU compiler removes the optimisation barriers that keep the
+    recomputed forward pass apart and merges it back (benchmarks/memory.py:
+    the compiled plan is unchanged).
+
+    Args:
+        remat: whether `--remat` was given.
+    """
+    import keras
+
+    if not remat or keras.backend.backend() != "jax":
+        return
+    import jax
+
+    if jax.default_backend() == "cpu":
+        print(
+            "[keras_procrustes] note: --remat saves no memory on JAX with a CPU "
+            "(XLA's CPU compiler merges the recomputation back); it does on "
+            "TensorFlow",
+            flush=True,
+        )
+
+
 def run(args):
     """Trains as `args` say; returns the metrics also written to JSON.
 
@@ -264,6 +291,7 @@ def run(args):
             classes=info.classes,
             projection_probability=args.projection_probability,
             seed=args.seed,
+            remat=args.remat,
         )
         optimizer = paper_sgd(
             lr_schedule(args.lr * replicas, args.epochs, steps_per_epoch),
@@ -294,6 +322,7 @@ def run(args):
         f"backend {keras.backend.backend()}, logs in {log_dir}",
         flush=True,
     )
+    warn_if_remat_is_void(args.remat)
     start = time.perf_counter()
     model.fit(
         train,
@@ -309,6 +338,7 @@ def run(args):
         "backend": keras.backend.backend(),
         "replicas": replicas,
         "global_batch": global_batch,
+        "remat": args.remat,
         "train_examples": info.train_examples,
         "trainable_parameters": sum(int(math.prod(w.shape)) for w in model.trainable_weights),
         "steps_per_epoch": steps_per_epoch,

@@ -1,6 +1,7 @@
 """`IdentityResidualBlock`, `ProjectionResidualBlock`, `NormPreservingTransition`."""
 
 import os
+import sys
 
 import keras
 import numpy as np
@@ -90,7 +91,7 @@ def test_transition_refuses_bad_probability():
 def test_layers_round_trip_through_keras_file(tmp_path):
     inputs = keras.Input((8, 8, 4))
     x = layers.NormPreservingTransition(16, 3, strides=1, probability=0.3, seed=5)(inputs)
-    x = layers.IdentityResidualBlock(4)(x)
+    x = layers.IdentityResidualBlock(4, remat=True)(x)
     x = layers.NormPreservingTransition(32)(x)
     x = layers.ProjectionResidualBlock(8, strides=2, block_type="basic")(x)
     model = keras.Model(inputs, x)
@@ -103,6 +104,84 @@ def test_layers_round_trip_through_keras_file(tmp_path):
         keras.ops.convert_to_numpy(model(data)),
         atol=1e-5,
     )
+    assert restored.layers[2].remat and not restored.layers[4].remat
     stem = restored.layers[1]
     assert isinstance(stem.kernel.constraint, ProcrustesProjection)
     assert stem.projection.get_config() == model.layers[1].projection.get_config()
+
+
+def _block_model(block, freeze_norms):
+    """block (on 8x8x16 inputs) -> average pool -> dense(3), compiled."""
+    inputs = keras.Input((8, 8, 16))
+    x = block(inputs)
+    for norm in block.norms:
+        norm.trainable = not freeze_norms
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    model.compile(
+        keras.optimizers.SGD(0.1, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+@pytest.mark.parametrize(
+    "block_cls, block_kwargs, freeze_norms",
+    [
+        (layers.IdentityResidualBlock, {"filters": 4}, False),
+        (layers.ProjectionResidualBlock, {"filters": 4, "strides": 2}, False),
+        (layers.IdentityResidualBlock, {"filters": 16, "block_type": "basic"}, True),
+    ],
+)
+def test_remat_block_trains_like_the_plain_block(
+    monkeypatch, block_cls, block_kwargs, freeze_norms
+):
+    # keras.remat is wrapped only to count that the recomputed path ran.
+    remat_calls = []
+    real_remat = keras.remat
+    monkeypatch.setattr(keras, "remat", lambda f: remat_calls.append(f) or real_remat(f))
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(12, 8, 8, 16)).astype("float32")
+    labels = rng.integers(0, 3, size=12)
+    weights = {}
+    for remat in (False, True):
+        keras.utils.set_random_seed(3)
+        block = block_cls(remat=remat, **block_kwargs)
+        model = _block_model(block, freeze_norms)
+        model.fit(data, labels, batch_size=6, epochs=2, verbose=0, shuffle=False)
+        weights[remat] = [keras.ops.convert_to_numpy(w) for w in model.weights]
+    assert remat_calls, "the rematerialised path never ran"
+    for plain, recomputed in zip(weights[False], weights[True]):
+        np.testing.assert_allclose(recomputed, plain, rtol=1e-5, atol=1e-6)
+    for norm in block.norms:  # moving statistics: updated iff the norm trains
+        moved = not np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), 0.0)
+        assert moved != freeze_norms
+
+
+def test_remat_is_passed_to_every_block_of_a_model():
+    from keras_procrustes import models
+
+    for procrustes in (True, False):
+        model = models.resnet(11, procrustes=procrustes, input_shape=(8, 8, 3), remat=True)
+        blocks = [
+            layer for layer in model.layers if isinstance(layer, layers.IdentityResidualBlock)
+        ]
+        assert blocks and all(block.remat for block in blocks)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="counts jax.vjp residuals")
+def test_remat_keeps_fewer_activations_for_the_backward_pass():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    from memory import saved_for_backward_bytes
+
+    saved = {}
+    for remat in (False, True):
+        inputs = keras.Input((16, 16, 64))
+        x = inputs
+        for _ in range(4):
+            x = layers.IdentityResidualBlock(16, remat=remat)(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+        saved[remat] = saved_for_backward_bytes(model, batch_size=8)
+    # Plain: each block keeps about 9 maps of 16-64 channels; remat: its input.
+    assert saved[True] < 0.4 * saved[False]

@@ -79,10 +79,11 @@ def test_train_writes_tensorboard_metrics_and_best_model(tmp_path):
 
 @needs_fashion
 @tensorflow_only
-def test_train_mirrored_over_two_cpus(tmp_path):
+def test_train_mirrored_over_two_cpus_with_remat(tmp_path):
     metrics, stdout = _train(tmp_path, "--epochs", "1", "--max-train-examples", "128",
-                             "--cpu-replicas", "2")
+                             "--cpu-replicas", "2", "--remat")
     assert metrics["replicas"] == 2 and metrics["global_batch"] == 64
+    assert metrics["remat"] and np.isfinite(metrics["last_test_error"])
     assert "2 replica(s)" in stdout
     _, tags = _scalar_tags(tmp_path / "train")
     assert "epoch_loss" in tags
@@ -157,3 +158,18 @@ def test_missing_data_is_a_clean_cli_error(tmp_path):
         capture_output=True, text=True, timeout=120, env=_env(), check=False)
     assert result.returncode == 2
     assert "cifar-10-binary.tar.gz" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_remat_note_on_jax_with_a_cpu(capsys):
+    from keras_procrustes import train
+
+    train.warn_if_remat_is_void(False)
+    assert capsys.readouterr().out == ""
+    train.warn_if_remat_is_void(True)
+    said = "--remat saves no memory" in capsys.readouterr().out
+    on_jax_cpu = keras.backend.backend() == "jax"
+    if on_jax_cpu:
+        import jax
+
+        on_jax_cpu = jax.default_backend() == "cpu"
+    assert said == on_jax_cpu

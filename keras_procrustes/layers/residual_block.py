@@ -3,12 +3,63 @@
 `IdentityResidualBlock` is the block of Procrustes ResNets: `y = x + F(x)`
 with an identity skip only. `ProjectionResidualBlock` is the baseline's
 dimension-changing block, with a strided 1x1 conv shortcut.
+
+Both take `remat=True` to recompute their branch in the backward pass
+instead of keeping its activations (`keras.remat`): batch norm then
+normalises with batch statistics inside the recomputed function and the
+moving statistics are updated once, outside it.
 """
 
 import keras
 from keras import layers
 
 BLOCK_TYPES = ("bottleneck", "basic")
+
+
+def batch_normalize(norm, inputs):
+    """Training-mode batch norm of `inputs` by a built `BatchNormalization`.
+
+    The computation of `norm(inputs, training=True)` without its update of
+    the moving statistics, so that it can run inside `keras.remat`.
+
+    Args:
+        norm: a built `keras.layers.BatchNormalization` (last axis).
+        inputs: its input.
+
+    Returns:
+        `(outputs, mean, variance)`: the normalised inputs in the layer's
+        compute dtype and the batch moments (float32 or wider).
+    """
+    compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
+    inputs = keras.ops.cast(inputs, compute_dtype)
+    axes = list(range(len(inputs.shape) - 1))
+    mean, variance = keras.ops.moments(inputs, axes=axes)
+    outputs = keras.ops.batch_normalization(
+        inputs,
+        mean,
+        variance,
+        axis=-1,
+        offset=keras.ops.cast(norm.beta, compute_dtype),
+        scale=keras.ops.cast(norm.gamma, compute_dtype),
+        epsilon=norm.epsilon,
+    )
+    return keras.ops.cast(outputs, norm.compute_dtype), mean, variance
+
+
+def update_moving_statistics(norm, mean, variance):
+    """Moves `norm`'s moving mean and variance toward batch moments.
+
+    The same exponential average as `BatchNormalization` in training mode.
+
+    Args:
+        norm: a built `keras.layers.BatchNormalization`.
+        mean: the batch mean.
+        variance: the batch variance.
+    """
+    for moving, batch in ((norm.moving_mean, mean), (norm.moving_variance, variance)):
+        batch = keras.ops.stop_gradient(batch)
+        moving_value = keras.ops.cast(moving, batch.dtype)
+        moving.assign(moving_value * norm.momentum + batch * (1.0 - norm.momentum))
 
 
 def _unit_specs(filters, block_type, strides):
@@ -34,6 +85,8 @@ class IdentityResidualBlock(layers.Layer):
         momentum: batch-norm momentum.
         epsilon: batch-norm epsilon.
         kernel_initializer: initializer of the convs.
+        remat: recompute the branch in the backward pass instead of storing
+            its activations (less memory, one more forward per block).
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Example:
@@ -50,6 +103,7 @@ class IdentityResidualBlock(layers.Layer):
         momentum=0.9,
         epsilon=1e-5,
         kernel_initializer="he_normal",
+        remat=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,6 +120,7 @@ class IdentityResidualBlock(layers.Layer):
         self.block_type = block_type
         self.momentum = momentum
         self.epsilon = epsilon
+        self.remat = bool(remat)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.output_channels = filters * (4 if block_type == "bottleneck" else 1)
         self.norms = []
@@ -110,28 +165,63 @@ class IdentityResidualBlock(layers.Layer):
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
 
-    def residual(self, inputs, training=None):
+    def residual(self, inputs, training=None, normalize=None):
         """The branch `F(x)`, and the pre-activated input of its first unit.
 
         Args:
             inputs: the block's input.
             training: batch-norm mode.
+            normalize: optional `normalize(norm, x)` used in place of
+                `norm(x, training=training)`.
 
         Returns:
             `(F(x), relu(bn(x)))`.
         """
+        if normalize is None:
+
+            def normalize(norm, values):
+                return norm(values, training=training)
+
         x = inputs
         preactivated = None
         for norm, conv in zip(self.norms, self.convs):
-            x = keras.ops.relu(norm(x, training=training))
+            x = keras.ops.relu(normalize(norm, x))
             if preactivated is None:
                 preactivated = x
             x = conv(x)
         return x, preactivated
 
-    def call(self, inputs, training=None):
-        branch, _ = self.residual(inputs, training=training)
+    def merge(self, inputs, branch, preactivated):
+        """The block's output from its input and branch: `x + F(x)`."""
         return inputs + branch
+
+    def call(self, inputs, training=None):
+        if self.remat and training:
+            return self._rematerialized_call(inputs)
+        branch, preactivated = self.residual(inputs, training=training)
+        return self.merge(inputs, branch, preactivated)
+
+    def _rematerialized_call(self, inputs):
+        """Training-mode call whose activations are recomputed, not kept."""
+
+        def forward(x):
+            moments = []
+
+            def normalize(norm, values):
+                if not norm.trainable:
+                    return norm(values, training=False)
+                outputs, mean, variance = batch_normalize(norm, values)
+                moments.append((mean, variance))
+                return outputs
+
+            branch, preactivated = self.residual(x, normalize=normalize)
+            return self.merge(x, branch, preactivated), moments
+
+        outputs, moments = keras.remat(forward)(inputs)
+        trainable_norms = [norm for norm in self.norms if norm.trainable]
+        for norm, (mean, variance) in zip(trainable_norms, moments):
+            update_moving_statistics(norm, mean, variance)
+        return outputs
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -147,6 +237,7 @@ class IdentityResidualBlock(layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "remat": self.remat,
             }
         )
         return config
@@ -193,8 +284,8 @@ class ProjectionResidualBlock(IdentityResidualBlock):
         super().build(input_shape)
         self.shortcut.build(tuple(input_shape))
 
-    def call(self, inputs, training=None):
-        branch, preactivated = self.residual(inputs, training=training)
+    def merge(self, inputs, branch, preactivated):
+        """The block's output: `shortcut(relu(bn(x))) + F(x)`."""
         return self.shortcut(preactivated) + branch
 
     def compute_output_shape(self, input_shape):

@@ -115,7 +115,7 @@ def _transition(x, filters, index, projection_kwargs):
     )(x)
 
 
-def _stage(x, stage, num_blocks, filters, block_type, procrustes):
+def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat):
     """The residual blocks of one stage, named `stage{s}_block{b}`."""
     out_channels = filters * (4 if block_type == "bottleneck" else 1)
     for block in range(1, num_blocks + 1):
@@ -126,10 +126,13 @@ def _stage(x, stage, num_blocks, filters, block_type, procrustes):
                 filters,
                 strides=1 if stage == 1 else 2,
                 block_type=block_type,
+                remat=remat,
                 name=name,
             )(x)
         else:
-            x = IdentityResidualBlock(filters, block_type=block_type, name=name)(x)
+            x = IdentityResidualBlock(
+                filters, block_type=block_type, remat=remat, name=name
+            )(x)
     return x
 
 
@@ -152,6 +155,7 @@ def ProcrustesResNet(
     project_stem=True,
     project_transitions=True,
     seed=0,
+    remat=False,
     name="procrustes_resnet",
 ):
     """Builds a pre-activation CIFAR ResNet, in Procrustes or baseline form.
@@ -186,6 +190,9 @@ def ProcrustesResNet(
         project_stem: project the stem (else a plain conv in its place).
         project_transitions: project the transitions (else plain convs).
         seed: shifts the sequence of projected steps.
+        remat: recompute each residual block in the backward pass instead
+            of storing its activations (`keras.remat`): less memory for
+            deep nets and big batches, at the cost of a second forward.
         name: the model's name.
 
     Returns:
@@ -223,7 +230,7 @@ def ProcrustesResNet(
         if procrustes and stage > 1:
             transition_kwargs = projection_kwargs if project_transitions else None
             x = _transition(x, filters * expansion, stage - 1, transition_kwargs)
-        x = _stage(x, stage, num_blocks, filters, block_type, procrustes)
+        x = _stage(x, stage, num_blocks, filters, block_type, procrustes, remat)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     if include_top:
@@ -299,8 +306,8 @@ DOC = """
         classes: number of classes, default 10.
         classifier_activation: activation of the classifier.
         name: the model's name.
-        **kwargs: projection options of `ProcrustesResNet`
-            (`projection_probability`, `projection_engine`, ...).
+        **kwargs: other options of `ProcrustesResNet`
+            (`projection_probability`, `projection_engine`, `remat`, ...).
 
     Returns:
         An uncompiled `keras.Model`.
