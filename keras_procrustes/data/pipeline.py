@@ -1,7 +1,13 @@
-"""tf.data input pipelines: normalisation, the paper's augmentation, batching.
+"""tf.data input pipelines: raw pixels, the paper's augmentation, batching.
+
+The pipelines yield raw pixel values (float32 in [0, 255]): normalisation
+belongs to the model (`include_preprocessing=True` in the builders), so a
+saved model predicts on raw images. Training order and augmentation are
+stateless functions of `(seed, epoch, example)`: a seeded run draws the same
+batches in every process, and a resumed epoch sees its own order.
 
 This is the training side of the package, so it uses TensorFlow directly;
-the datasets it returns feed `model.fit` on the TensorFlow and JAX backends.
+the datasets feed `model.fit` on the TensorFlow and JAX backends.
 """
 
 import dataclasses
@@ -22,11 +28,12 @@ class DataInfo:
         name: the data set's name.
         classes: number of classes.
         input_shape: `(height, width, channels)` the pipeline yields.
-        train_examples: examples per training epoch.
+        train_examples: examples in the training split.
         test_examples: examples in the test split.
         source: where the arrays were read from.
-        mean: per-channel mean of the training images, in [0, 255].
-        std: per-channel standard deviation, in [0, 255].
+        mean: per-channel mean of the training images, in [0, 255], for
+            the channels the pipeline yields.
+        std: per-channel standard deviation, likewise.
     """
 
     name: str
@@ -61,7 +68,7 @@ def output_shape(image_shape, image_size=None, channels=None):
 
 
 def _to_size(image, image_size):
-    """Zero-pads (after normalisation: the mean colour) or resizes."""
+    """Zero-pads (black border) or resizes to `image_size` squared."""
     height, width = image.shape[0], image.shape[1]
     if height == image_size and width == image_size:
         return image
@@ -70,62 +77,139 @@ def _to_size(image, image_size):
     return tf.image.resize(image, (image_size, image_size))
 
 
-def _augment(image):
-    """Random horizontal flip, 4-pixel zero pad, random crop back."""
-    height, width, depth = image.shape
-    image = tf.image.random_flip_left_right(image)
-    image = tf.pad(image, [[PAD_PIXELS, PAD_PIXELS], [PAD_PIXELS, PAD_PIXELS], [0, 0]])
-    return tf.image.random_crop(image, (height, width, depth))
+def _prepare(image, image_size, channels):
+    """uint8 image -> float32 raw pixels of the pipeline's shape."""
+    image = tf.cast(image, tf.float32)
+    if channels == 3 and image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    if image_size is not None:
+        image = _to_size(image, image_size)
+    return image
 
 
-def make_dataset(
+def _augment(image, seed):
+    """Random horizontal flip, 4-pixel zero pad, random crop back; stateless."""
+    flip_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    padded = tf.pad(image, [[PAD_PIXELS, PAD_PIXELS], [PAD_PIXELS, PAD_PIXELS], [0, 0]])
+    return tf.image.stateless_random_crop(padded, tf.shape(image), crop_seed)
+
+
+def prepare_images(images, image_size=None, channels=None):
+    """Raw float32 pixels of uint8 images, as the pipelines yield them.
+
+    Args:
+        images: uint8 `(N, H, W, C)`.
+        image_size: pad (or resize) to `image_size x image_size`.
+        channels: `3` turns grey images to RGB; `None` keeps them.
+
+    Returns:
+        A float32 numpy array.
+    """
+    return np.stack([_prepare(image, image_size, channels).numpy() for image in images])
+
+
+def steps_per_epoch(examples, batch_size, drop_remainder=False):
+    """Batches in one epoch of `examples`."""
+    return examples // batch_size if drop_remainder else -(-examples // batch_size)
+
+
+def train_dataset(
     images,
     labels,
     batch_size,
-    mean,
-    std,
-    training=False,
+    epochs,
+    first_epoch=0,
+    seed=0,
     augment=True,
     image_size=None,
     channels=None,
-    seed=None,
+    drop_remainder=False,
 ):
-    """A batched, prefetched tf.data pipeline over in-memory arrays.
+    """Training batches of epochs `first_epoch` to `epochs - 1`, in one stream.
+
+    Each epoch's order is a permutation drawn from `(seed, epoch)` and each
+    image's flip and crop from `(seed, epoch, index)`, so the stream is the
+    same in every process, and a run resumed at epoch `k` (with
+    `first_epoch=k`) sees epoch `k`'s own order. Pass it to `model.fit` with
+    `steps_per_epoch=steps_per_epoch(len(images), batch_size, drop_remainder)`
+    and `initial_epoch=first_epoch`.
 
     Args:
         images: uint8 `(N, H, W, C)`.
         labels: int `(N,)`.
         batch_size: examples per batch (the global batch).
-        mean: per-channel mean in [0, 255].
-        std: per-channel standard deviation in [0, 255].
-        training: shuffle every epoch and augment.
-        augment: flip, pad and crop when training.
+        epochs: the epoch to stop before.
+        first_epoch: the first epoch the stream holds.
+        seed: an int.
+        augment: flip, pad and crop.
         image_size: pad (or resize) to `image_size x image_size`.
         channels: `3` turns grey images to RGB; `None` keeps them.
-        seed: shuffle seed.
+        drop_remainder: drop each epoch's last, short batch (several
+            replicas: a short batch can leave a replica empty).
 
     Returns:
         A `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
     """
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be positive. Received batch_size={batch_size}")
-    mean = tf.constant(mean, tf.float32)
-    std = tf.constant(std, tf.float32)
+    count = len(images)
+    images = tf.constant(images)
+    labels = tf.constant(np.asarray(labels, "int32"))
+    seed = tf.constant(seed, tf.int64)
 
-    def preprocess(image, label):
-        image = (tf.cast(image, tf.float32) - mean) / std
-        if channels == 3 and image.shape[-1] == 1:
-            image = tf.image.grayscale_to_rgb(image)
-        if image_size is not None:
-            image = _to_size(image, image_size)
-        if training and augment:
-            image = _augment(image)
-        return image, tf.cast(label, tf.int32)
+    def example(epoch, index):
+        image = _prepare(tf.gather(images, index), image_size, channels)
+        if augment:
+            image = _augment(image, tf.stack([seed, epoch * count + index]))
+        return image, tf.gather(labels, index)
 
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    if training:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([seed, epoch])
+        )
+        examples = tf.data.Dataset.from_tensor_slices(order).map(
+            lambda index: example(epoch, index), num_parallel_calls=tf.data.AUTOTUNE
+        )
+        return examples.batch(batch_size, drop_remainder=drop_remainder)
+
+    batches = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
+    total = (epochs - first_epoch) * steps_per_epoch(count, batch_size, drop_remainder)
+    return batches.apply(tf.data.experimental.assert_cardinality(total)).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
+def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad_to_multiple=1):
+    """Evaluation batches in order, every example counted once.
+
+    With `pad_to_multiple > 1` (the replica count) the split is padded with
+    black images of weight 0 to a multiple of it, so no replica gets an
+    empty batch; the batches are then `(images, labels, weights)`, and a
+    metric compiled as a weighted metric ignores the padding.
+
+    Args:
+        images: uint8 `(N, H, W, C)`.
+        labels: int `(N,)`.
+        batch_size: examples per batch (a multiple of `pad_to_multiple`).
+        image_size: pad (or resize) to `image_size x image_size`.
+        channels: `3` turns grey images to RGB; `None` keeps them.
+        pad_to_multiple: pad the split to a multiple of this.
+
+    Returns:
+        A `tf.data.Dataset` of batches.
+    """
+    labels = np.asarray(labels, "int32")
+    padding = -len(images) % pad_to_multiple
+    elements = (images, labels)
+    if padding:
+        images = np.concatenate([images, np.zeros((padding, *images.shape[1:]), images.dtype)])
+        weights = np.concatenate([np.ones(len(labels), "float32"), np.zeros(padding, "float32")])
+        elements = (images, np.concatenate([labels, np.zeros(padding, "int32")]), weights)
+
+    def example(image, label, *weight):
+        return (_prepare(image, image_size, channels), label, *weight)
+
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
+    dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -138,39 +222,29 @@ def _first(images, labels, count, option):
     return images[:count], labels[:count]
 
 
-def load(
+def load_splits(
     name,
-    batch_size=128,
     data_dir=None,
     download=True,
     image_size=None,
     channels=None,
     max_train_examples=None,
     max_test_examples=None,
-    augment=True,
-    seed=0,
 ):
-    """Training and test pipelines of a data set, with its `DataInfo`.
+    """A data set's uint8 arrays, cut to size, with its `DataInfo`.
 
     Args:
         name: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`.
-        batch_size: the global batch size.
         data_dir: a local folder or archive; see `sources.load_arrays`.
         download: allow tensorflow-datasets to download.
-        image_size: pad or resize images to this square size (e.g. 32 for
-            Fashion-MNIST's 28x28).
-        channels: `3` to turn grey images into RGB.
-        max_train_examples: keep only the first this many training examples
-            (for short runs).
+        image_size: the size the pipelines will pad or resize to.
+        channels: `3` if the pipelines turn grey images into RGB.
+        max_train_examples: keep only the first this many training examples.
         max_test_examples: likewise for the test split.
-        augment: flip/pad/crop the training images.
-        seed: shuffle seed.
 
     Returns:
-        `(train_dataset, test_dataset, DataInfo)`.
-
-    Example:
-    >>> train, test, info = load("fashion_mnist", batch_size=64, image_size=32)
+        `((x_train, y_train), (x_test, y_test), DataInfo)`; `DataInfo.mean`
+        and `std` are those of the training split as the pipeline yields it.
     """
     (x_train, y_train), (x_test, y_test), source = sources.load_arrays(
         name, data_dir=data_dir, download=download
@@ -178,9 +252,8 @@ def load(
     x_train, y_train = _first(x_train, y_train, max_train_examples, "max_train_examples")
     x_test, y_test = _first(x_test, y_test, max_test_examples, "max_test_examples")
     mean, std = channel_stats(x_train)
-    common = dict(batch_size=batch_size, mean=mean, std=std, image_size=image_size, channels=channels)
-    train = make_dataset(x_train, y_train, training=True, augment=augment, seed=seed, **common)
-    test = make_dataset(x_test, y_test, **common)
+    if channels == 3 and x_train.shape[-1] == 1:
+        mean, std = np.repeat(mean, 3), np.repeat(std, 3)
     spec = sources.get_spec(name)
     info = DataInfo(
         name=name,
@@ -192,4 +265,31 @@ def load(
         mean=mean.tolist(),
         std=std.tolist(),
     )
-    return train, test, info
+    return (x_train, y_train), (x_test, y_test), info
+
+
+def load(name, batch_size=128, epochs=1, augment=True, seed=0, **options):
+    """Training and test pipelines of a data set, with its `DataInfo`.
+
+    Args:
+        name: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`.
+        batch_size: the global batch size.
+        epochs: epochs the training stream holds.
+        augment: flip/pad/crop the training images.
+        seed: order and augmentation seed.
+        **options: `load_splits` options (`data_dir`, `image_size`, ...).
+
+    Returns:
+        `(train_dataset, test_dataset, DataInfo)`.
+
+    Example:
+    >>> train, test, info = load("fashion_mnist", batch_size=64, image_size=32)
+    """
+    if batch_size < 1:
+        raise ValueError(f"`batch_size` must be positive. Received batch_size={batch_size}")
+    (x_train, y_train), (x_test, y_test), info = load_splits(name, **options)
+    shape = dict(image_size=options.get("image_size"), channels=options.get("channels"))
+    train = train_dataset(
+        x_train, y_train, batch_size, epochs, seed=seed, augment=augment, **shape
+    )
+    return train, eval_dataset(x_test, y_test, batch_size, **shape), info

@@ -47,37 +47,52 @@ def list_models():
     return sorted(MODELS)
 
 
-def get(name, **kwargs):
-    """Builds a model by name.
+def get_builder(name):
+    """The builder of a model name, without building it.
 
     Besides the registered names, `resnet{9n+2}` and `procresnet{9n+4}` give
     a bottleneck net of any depth (e.g. `procresnet13`, one block a stage).
 
     Args:
         name: one of `list_models()`, or a bottleneck name as above.
-        **kwargs: arguments of `ProcrustesResNet` (`classes`, ...).
 
     Returns:
-        An uncompiled `keras.Model`.
+        A function of `ProcrustesResNet`'s keyword arguments that returns
+        the model. A ValueError names an unknown `name`.
     """
     if name in MODELS:
-        return MODELS[name](**kwargs)
-    match = re.fullmatch(r"(proc)?resnet(\d+)", name)
+        return MODELS[name]
+    match = re.fullmatch(r"(proc)?resnet(\d+)", str(name))
     if match:
         procrustes, depth = bool(match.group(1)), int(match.group(2))
         offset = 4 if procrustes else 2
         if depth > offset and (depth - offset) % 9 == 0:
-            return resnet(depth, procrustes=procrustes, name=name, **kwargs)
+            return functools.partial(resnet, depth, procrustes=procrustes, name=name)
     raise ValueError(
         f"Unknown model name={name!r}. Known: {', '.join(list_models())}, "
         "or resnet{9n+2} / procresnet{9n+4} for a bottleneck net of any depth."
     )
 
 
+def get(name, **kwargs):
+    """Builds a model by name.
+
+    Args:
+        name: one of `list_models()`, or `resnet{9n+2}` / `procresnet{9n+4}`
+            for a bottleneck net of any depth (see `get_builder`).
+        **kwargs: arguments of `ProcrustesResNet` (`classes`, ...).
+
+    Returns:
+        An uncompiled `keras.Model`.
+    """
+    return get_builder(name)(**kwargs)
+
+
 __all__ = [
     "ProcrustesResNet",
     "blocks_per_stage",
     "get",
+    "get_builder",
     "list_models",
     "resnet",
     "resnet56",

@@ -84,6 +84,26 @@ def _check_arguments(
             )
 
 
+def _normalization(input_shape, mean, std):
+    """The input layer `(x - mean) / std` of `include_preprocessing`."""
+    channels = input_shape[-1]
+    for name, values in (("preprocessing_mean", mean), ("preprocessing_std", std)):
+        if values is None or len(values) != channels:
+            raise ValueError(
+                f"`include_preprocessing=True` needs `{name}`: {channels} "
+                f"per-channel values of the raw pixels. Received {name}={values}"
+            )
+    if min(std) <= 0:
+        raise ValueError(
+            f"`preprocessing_std` must be positive. Received preprocessing_std={std}"
+        )
+    return layers.Normalization(
+        mean=[float(m) for m in mean],
+        variance=[float(s) ** 2 for s in std],
+        name="normalization",
+    )
+
+
 def _stem(x, filters, procrustes, projection_kwargs):
     """The 3x3 stem conv: projected (no BN/ReLU after) or plain."""
     if procrustes:
@@ -156,6 +176,9 @@ def ProcrustesResNet(
     project_transitions=True,
     seed=0,
     remat=False,
+    include_preprocessing=False,
+    preprocessing_mean=None,
+    preprocessing_std=None,
     name="procrustes_resnet",
 ):
     """Builds a pre-activation CIFAR ResNet, in Procrustes or baseline form.
@@ -193,6 +216,11 @@ def ProcrustesResNet(
         remat: recompute each residual block in the backward pass instead
             of storing its activations (`keras.remat`): less memory for
             deep nets and big batches, at the cost of a second forward.
+        include_preprocessing: start with a `Normalization` layer, so the
+            model takes raw pixel values in [0, 255].
+        preprocessing_mean: per-channel mean of the raw pixels (the
+            training set's), required with `include_preprocessing`.
+        preprocessing_std: per-channel standard deviation, likewise.
         name: the model's name.
 
     Returns:
@@ -215,6 +243,9 @@ def ProcrustesResNet(
         img_input = layers.Input(tensor=input_tensor, shape=input_shape)
     else:
         img_input = input_tensor
+    x = img_input
+    if include_preprocessing:
+        x = _normalization(input_shape, preprocessing_mean, preprocessing_std)(x)
     projection_kwargs = {
         "probability": projection_probability,
         "engine": projection_engine,
@@ -224,7 +255,7 @@ def ProcrustesResNet(
     }
     expansion = 4 if block_type == "bottleneck" else 1
     stem_width = stackwise_num_filters[0] * (expansion if procrustes else 1)
-    x = _stem(img_input, stem_width, procrustes and project_stem, projection_kwargs)
+    x = _stem(x, stem_width, procrustes and project_stem, projection_kwargs)
     stages = zip(stackwise_num_blocks, stackwise_num_filters)
     for stage, (num_blocks, filters) in enumerate(stages, start=1):
         if procrustes and stage > 1:

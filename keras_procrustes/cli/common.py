@@ -1,0 +1,79 @@
+"""What the commands share: one-line errors and exit codes.
+
+Exit codes: 0 done; 2 a user error (a bad option, missing data, a run folder
+that can't be used, a diverged run), said in one line that names the option
+and its value, with no traceback.
+"""
+
+import argparse
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def fail(parser, message):
+    """Ends the command with one error line and exit code 2."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
+def run_command(parser, run, argv=None):
+    """Parses `argv` and runs it; user errors end in one line and exit 2.
+
+    Args:
+        parser: the command's `Parser`.
+        run: a function of the parsed options.
+        argv: arguments, default `sys.argv[1:]`.
+
+    Returns:
+        The exit code, 0.
+    """
+    from keras_procrustes.data import DataSourceError
+    from keras_procrustes.training.checkpoints import RunStateError
+    from keras_procrustes.training.config import OptionError
+
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except OptionError as error:
+        fail(parser, error.for_command_line())
+    except (DataSourceError, RunStateError, FloatingPointError) as error:
+        fail(parser, str(error))
+    return 0
+
+
+def add_data_arguments(parser):
+    """Options shared by `train` and `tune`: data, devices, seed, verbosity."""
+    add = parser.add_argument
+    add("--dataset", default="cifar10", help="cifar10, cifar100 or fashion_mnist")
+    add("--data-dir", default=None, help="folder or archive with a local copy")
+    add("--no-download", action="store_true", help="never download with tfds")
+    add("--max-train-examples", type=int, default=None, help="for short runs")
+    add("--max-test-examples", type=int, default=None, help="for short runs")
+    add("--image-size", type=int, default=None, help="pad/resize, e.g. 32")
+    add("--channels", type=int, default=None, help="3 turns grey images into RGB")
+    add("--cpu-replicas", type=int, default=0,
+        help="train on N logical CPU devices (MirroredStrategy on TensorFlow, "
+        "DataParallel on JAX), to try multi-replica training without GPUs")
+    add("--seed", type=int, default=0)
+    add("--verbose", type=int, default=1, help="0, 1 (progress bar) or 2 (a line per epoch)")
+
+
+def data_options(args):
+    """The `TrainingConfig` fields of `add_data_arguments`' options."""
+    return {
+        "dataset": args.dataset, "data_dir": args.data_dir, "download": not args.no_download,
+        "max_train_examples": args.max_train_examples,
+        "max_test_examples": args.max_test_examples, "image_size": args.image_size,
+        "channels": args.channels, "cpu_replicas": args.cpu_replicas, "seed": args.seed,
+        "verbose": args.verbose,
+    }
+
+
+def main_of(function):
+    """`sys.exit(function())` for a console script."""
+    sys.exit(function())

@@ -1,0 +1,81 @@
+"""`keras-procrustes-train` (or `python -m keras_procrustes.train`).
+
+The paper's recipe (SPEC section 6) by default: SGD with momentum 0.9, lr 0.1
+divided by 10 at 50% and 75% of the epochs, batch 128, weight decay 1e-4,
+flip/pad/crop augmentation, projection probability 0.5, on every visible GPU.
+`--batch-size` is per replica; the global batch and the learning rate scale
+with the replica count. See `keras_procrustes.training.fit`.
+"""
+
+import sys
+
+from keras_procrustes.cli import common
+
+
+def build_parser():
+    """The command-line parser.
+
+    Returns:
+        A `common.Parser`.
+    """
+    parser = common.Parser(
+        prog="keras-procrustes-train",
+        description="Train a Procrustes ResNet (or its baseline) on CIFAR or "
+        "Fashion-MNIST, with TensorBoard logs.",
+    )
+    add = parser.add_argument
+    add("--model", default="procresnet166",
+        help="a registered name (procresnet166, resnet164, procresnet58, ...), or "
+        "resnet{9n+2} / procresnet{9n+4} for any bottleneck depth")
+    common.add_data_arguments(parser)
+    add("--epochs", type=int, default=300, help="the lr schedule scales to it")
+    add("--batch-size", type=int, default=128, help="per replica")
+    add("--lr", type=float, default=0.1, help="for one replica")
+    add("--momentum", type=float, default=0.9)
+    add("--weight-decay", type=float, default=1e-4, help="L2 coefficient")
+    add("--projection-probability", type=float, default=0.5)
+    add("--log-dir", default=None, help="the run's folder; default runs/MODEL-DATASET")
+    add("--existing", default="resume",
+        help="when --log-dir holds a run: resume (an unfinished one; default), new "
+        "(a numbered run beside it: LOG_DIR-2, ...) or refuse")
+    add("--grad-norm-every", type=int, default=0,
+        help="log the per-block gradient norm ratios to TensorBoard every N epochs")
+    add("--grad-norm-examples", type=int, default=32, help="probe batch (test split)")
+    add("--mixed-precision", default="none", help="none, float16 or bfloat16")
+    add("--jit-compile", default="auto", help="auto, true or false")
+    add("--remat", action="store_true",
+        help="recompute residual blocks in the backward pass (less memory)")
+    add("--no-backup", action="store_true", help="no per-epoch backup (no resume)")
+    return parser
+
+
+def run(args):
+    """Trains as the parsed options say; returns the metrics."""
+    from keras_procrustes.training import fit
+
+    options = common.data_options(args)
+    dataset = options.pop("dataset")
+    return fit(
+        args.model, dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay,
+        projection_probability=args.projection_probability, log_dir=args.log_dir,
+        existing=args.existing, grad_norm_every=args.grad_norm_every,
+        grad_norm_examples=args.grad_norm_examples, mixed_precision=args.mixed_precision,
+        jit_compile=args.jit_compile, remat=args.remat, backup=not args.no_backup,
+        **options)
+
+
+def main(argv=None):
+    """Entry point of the command.
+
+    Args:
+        argv: arguments, default `sys.argv[1:]`.
+
+    Returns:
+        The exit code.
+    """
+    return common.run_command(build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Training callbacks: throughput, spectra and gradient norm ratios, a NaN stop.
+
+These belong to the training side: `NormPreservationMonitor` writes
+TensorBoard summaries with `tf.summary`.
+"""
+
+import io
+import math
+import time
+
+import keras
+import numpy as np
+
+from keras_procrustes import diagnostics
+from keras_procrustes.layers import NormPreservingTransition
+from keras_procrustes.training import checkpoints
+
+
+def projected_layers(model):
+    """The `NormPreservingTransition` layers of a model, in order.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        A list of layers.
+    """
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, NormPreservingTransition):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(projected_layers(layer))
+    return found
+
+
+def singular_value_range(layer):
+    """Smallest and largest singular value of a projected layer's operator.
+
+    Args:
+        layer: a built `NormPreservingTransition`.
+
+    Returns:
+        `(min, max)` as floats, at the layer's input size (stride 1,
+        circular padding).
+    """
+    values = keras.ops.convert_to_numpy(diagnostics.operator_singular_values(layer))
+    return float(values.min()), float(values.max())
+
+
+class TrainingMonitor(keras.callbacks.Callback):
+    """Adds throughput and the projected layers' spectra to epoch `logs`.
+
+    Keys added at each epoch's end, so that `TensorBoard`, `CSVLogger` and
+    keras-tuner see them (put this callback before those):
+    `images_per_second` (training images over training time, validation
+    excluded), and `singular_value_min/<layer>`, `singular_value_max/<layer>`
+    for every `NormPreservingTransition`.
+
+    Args:
+        examples_per_epoch: training examples in one epoch.
+    """
+
+    def __init__(self, examples_per_epoch):
+        super().__init__()
+        self.examples_per_epoch = examples_per_epoch
+        self.epoch_images_per_second = []
+        self._epoch_start = None
+        self._train_seconds = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._train_seconds = None
+
+    def on_test_begin(self, logs=None):
+        if self._epoch_start is not None and self._train_seconds is None:
+            self._train_seconds = time.perf_counter() - self._epoch_start
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        seconds = self._train_seconds or (time.perf_counter() - self._epoch_start)
+        logs["images_per_second"] = self.examples_per_epoch / seconds
+        self.epoch_images_per_second.append(logs["images_per_second"])
+        for layer in projected_layers(self.model):
+            low, high = singular_value_range(layer)
+            logs[f"singular_value_min/{layer.name}"] = low
+            logs[f"singular_value_max/{layer.name}"] = high
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss, with a clear error.
+
+    It raises instead of setting `stop_training`, so `fit` ends at once and
+    the last backup (from the end of the last good epoch) is kept for a
+    restart. The message says whether there is one.
+
+    Args:
+        backup_dir: the `RunBackup` folder, or `None`.
+    """
+
+    def __init__(self, backup_dir=None):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise FloatingPointError(
+                f"The training loss became {float(loss)} at epoch {self._epoch + 1}, "
+                f"batch {batch + 1}; training stopped. {self._what_is_kept()}"
+            )
+
+    def _what_is_kept(self):
+        if not self.backup_dir:
+            return "Lower the learning rate and start again."
+        try:
+            epochs_done, _ = checkpoints.read_backup(self.backup_dir)
+        except checkpoints.RunStateError:
+            epochs_done = 0
+        if not epochs_done:
+            return "No epoch had finished, so there is no backup: lower the learning rate and start again."
+        return (
+            f"The backup of epoch {epochs_done} in {self.backup_dir} is intact: lower the "
+            "learning rate and rerun the same command to resume from it."
+        )
+
+
+class NormPreservationMonitor(keras.callbacks.Callback):
+    """Measures the gradient norm ratio of every block, every N epochs.
+
+    On a fixed batch `(x, y)` it computes `diagnostics.gradient_norm_ratios`.
+    Into the epoch `logs` (so `TensorBoard`, `CSVLogger` and keras-tuner see
+    them; put it before those) it adds `grad_norm_ratio_max_log_deviation`,
+    the largest `|ln ratio|` (0 when every block preserves the norm), and,
+    with `log_each_block=True`, `grad_norm_ratio/<layer>` for every block.
+    With `log_dir`, it writes TensorBoard summaries at step `epoch` (the
+    step of Keras' epoch scalars): a histogram of the ratios and of their
+    logarithms, and an image of the per-block profile (ratio against block,
+    log axis). Every measurement is kept in `history` (0 for the one before
+    training, `epoch + 1` after an epoch). The callback holds arrays and
+    numbers only, so `copy.deepcopy` (as keras-tuner does) works.
+
+    Args:
+        x: a batch of inputs (numpy or tensor).
+        y: its targets.
+        every: measure at the end of every `every` epochs.
+        log_dir: a folder for the TensorBoard summaries, or `None`.
+        loss: the loss to differentiate; default the model's.
+        at_start: also measure before the first epoch (history only).
+        log_each_block: put every block's ratio into `logs` (a progress bar
+            then prints them all).
+    """
+
+    def __init__(self, x, y, every=1, log_dir=None, loss=None, at_start=True,
+                 log_each_block=True):
+        super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"`every` must be a positive int. Received every={every}")
+        self.x = np.asarray(x)
+        self.y = np.asarray(y)
+        self.every = every
+        self.log_dir = log_dir
+        self.loss = loss
+        self.at_start = at_start
+        self.log_each_block = log_each_block
+        self.history = {}
+
+    def _measure(self):
+        return diagnostics.gradient_norm_ratios(self.model, self.x, self.y, loss=self.loss)
+
+    def on_train_begin(self, logs=None):
+        if self.at_start:
+            self.history[0] = self._measure()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        ratios = self._measure()
+        self.history[epoch + 1] = ratios
+        if self.log_dir:
+            write_ratio_summaries(self.log_dir, epoch, ratios)
+        if logs is not None:
+            if self.log_each_block:
+                for name, ratio in ratios.items():
+                    logs[f"grad_norm_ratio/{name}"] = ratio
+            logs["grad_norm_ratio_max_log_deviation"] = float(
+                np.max(np.abs(np.log(list(ratios.values()))))
+            )
+
+
+def write_ratio_summaries(log_dir, step, ratios):
+    """TensorBoard histograms and a profile image of per-block ratios.
+
+    Args:
+        log_dir: the summary folder (e.g. a run's `train/`).
+        step: the summary step (Keras' TensorBoard uses the epoch index).
+        ratios: layer name -> gradient norm ratio, in graph order.
+    """
+    import tensorflow as tf
+
+    values = np.array(list(ratios.values()), dtype="float64")
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default(step=step):
+        tf.summary.histogram("grad_norm_ratio", values)
+        tf.summary.histogram("log_grad_norm_ratio", np.log(values))
+        image = tf.image.decode_png(profile_png(ratios, step), channels=3)
+        tf.summary.image("grad_norm_ratio_profile", image[None])
+    writer.close()
+
+
+def profile_png(ratios, step):
+    """The paper's plot: ratio per block on a log axis, as PNG bytes.
+
+    Args:
+        ratios: layer name -> ratio, in graph order.
+        step: the epoch index, for the title.
+
+    Returns:
+        The PNG file's bytes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(8, 3), dpi=80)
+    axes.semilogy(range(1, len(ratios) + 1), list(ratios.values()), marker=".")
+    axes.axhline(1.0, color="grey", linewidth=0.8)
+    axes.set_ylim(0.1, 10)
+    axes.set_xlabel("block (graph order)")
+    axes.set_ylabel("||dL/dx_in|| / ||dL/dx_out||")
+    axes.set_title(f"gradient norm ratio per block, after epoch {step + 1}")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    pyplot.close(figure)
+    return buffer.getvalue()

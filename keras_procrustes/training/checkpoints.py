@@ -1,0 +1,181 @@
+"""A run's saved state: the epoch backup and the best model, written atomically.
+
+Every file here is written under a temporary name and moved into place, and
+a backup's metadata is written last: a run killed at any moment leaves the
+previous complete state. Only files of the names written here are deleted.
+"""
+
+import json
+import os
+import re
+
+import keras
+
+BACKUP_DIR = "backup"
+BACKUP_METADATA = "backup.json"
+BEST_MODEL = "best.keras"
+BEST_METADATA = "best.json"
+_BACKUP_WEIGHTS = re.compile(r"epoch-\d{4,}\.weights\.h5")
+
+
+class RunStateError(Exception):
+    """A run's saved state can't be used; the message says what to do."""
+
+
+def write_json(path, value):
+    """Writes JSON to `path` atomically (a temporary file, then a rename)."""
+    partial = f"{path}.partial"
+    with open(partial, "w") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(partial, path)
+
+
+def read_json(path, what):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise RunStateError(f"{what} {path} can't be read ({error})") from None
+
+
+def read_backup(folder):
+    """The epoch a backup resumes at, and its weights file, checked.
+
+    Args:
+        folder: a backup folder written by `RunBackup`.
+
+    Returns:
+        `(epochs_done, weights_path)`; `(0, None)` when there is no backup.
+        A `RunStateError` says what is wrong with an unusable one.
+    """
+    metadata_path = os.path.join(folder, BACKUP_METADATA)
+    if not os.path.exists(metadata_path):
+        leftovers = [f for f in _listdir(folder) if _BACKUP_WEIGHTS.fullmatch(f)]
+        if leftovers:
+            raise RunStateError(
+                f"the backup in {folder} has weights but no {BACKUP_METADATA}: "
+                "it is incomplete"
+            )
+        return 0, None
+    metadata = read_json(metadata_path, "the backup metadata")
+    epoch = metadata.get("epoch") if isinstance(metadata, dict) else None
+    weights = metadata.get("weights") if isinstance(metadata, dict) else None
+    if not isinstance(epoch, int) or epoch < 1 or not _BACKUP_WEIGHTS.fullmatch(str(weights)):
+        raise RunStateError(f"the backup metadata {metadata_path} is not valid: {metadata!r}")
+    weights_path = os.path.join(folder, weights)
+    _check_h5(weights_path)
+    return epoch, weights_path
+
+
+def _check_h5(path):
+    import h5py
+
+    if not os.path.exists(path):
+        raise RunStateError(f"the backup's weights file {path} is missing")
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visit(lambda name: None)
+    except (OSError, ValueError) as error:
+        raise RunStateError(f"the backup's weights file {path} is corrupt ({error})") from None
+
+
+def _listdir(folder):
+    return os.listdir(folder) if os.path.isdir(folder) else []
+
+
+def restore(model, weights_path):
+    """Loads a backup's weights and optimizer state into a compiled model.
+
+    Args:
+        model: the compiled model of the run.
+        weights_path: from `read_backup`.
+    """
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(weights_path)
+    except Exception as error:  # h5py, shape and name mismatches
+        raise RunStateError(
+            f"the backup {weights_path} does not fit this model ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
+
+
+def remove_backup(folder):
+    """Deletes the files `RunBackup` wrote, and the folder if then empty."""
+    for name in _listdir(folder):
+        if name == BACKUP_METADATA or _BACKUP_WEIGHTS.fullmatch(name):
+            os.remove(os.path.join(folder, name))
+    if os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Backs up weights and optimizer state at every epoch's end.
+
+    Weights go to `epoch-NNNN.weights.h5`, then `backup.json` names them
+    (written atomically), then older weights files of that pattern are
+    deleted. Put it last in the callback list, so that an epoch's logs and
+    best model are written before the epoch counts as done.
+
+    Args:
+        folder: the backup folder (made if missing).
+    """
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.folder, exist_ok=True)
+        weights = f"epoch-{epoch + 1:04d}.weights.h5"
+        self.model.save_weights(os.path.join(self.folder, weights), overwrite=True)
+        write_json(
+            os.path.join(self.folder, BACKUP_METADATA), {"epoch": epoch + 1, "weights": weights}
+        )
+        for name in _listdir(self.folder):
+            if _BACKUP_WEIGHTS.fullmatch(name) and name != weights:
+                os.remove(os.path.join(self.folder, name))
+
+
+def read_best(run_dir):
+    """What `best.json` says of `best.keras`, or `None` when there is none."""
+    path = os.path.join(run_dir, BEST_METADATA)
+    if not os.path.exists(path):
+        return None
+    best = read_json(path, "the best-model record")
+    if not isinstance(best, dict) or not isinstance(best.get("val_accuracy"), (int, float)):
+        raise RunStateError(f"the best-model record {path} is not valid: {best!r}")
+    if not os.path.exists(os.path.join(run_dir, BEST_MODEL)):
+        raise RunStateError(f"{path} describes {BEST_MODEL}, which is missing")
+    return best
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the model with the best `val_accuracy` as `best.keras`.
+
+    Beside it, `best.json` records the epoch and the accuracy of the saved
+    model, so a summary of the run can't describe another model. Both are
+    written under temporary names and moved into place.
+
+    Args:
+        run_dir: the run's folder.
+        best: the record of the best model so far (`read_best`), for a
+            resumed run; `None` to start afresh.
+    """
+
+    def __init__(self, run_dir, best=None):
+        super().__init__()
+        self.run_dir = run_dir
+        self.best = best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get("val_accuracy")
+        if value is None or (self.best is not None and value <= self.best["val_accuracy"]):
+            return
+        partial = os.path.join(self.run_dir, "best.partial.keras")
+        self.model.save(partial)
+        os.replace(partial, os.path.join(self.run_dir, BEST_MODEL))
+        self.best = {"epoch": epoch + 1, "val_accuracy": float(value),
+                     "test_error": 1.0 - float(value)}
+        write_json(os.path.join(self.run_dir, BEST_METADATA), self.best)

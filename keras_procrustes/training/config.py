@@ -1,0 +1,182 @@
+"""A training run's options, checked once, at the public edge.
+
+`TrainingConfig` holds every option of `fit` and of the `train` command.
+`check()` raises an `OptionError` naming the first bad option and its value;
+the library shows it as `lr=nan: ...`, the command as `--lr nan: ...`.
+"""
+
+import dataclasses
+import math
+import re
+
+DATASETS = ("cifar10", "cifar100", "fashion_mnist")
+EXISTING = ("resume", "new", "refuse")
+MIXED_PRECISION = ("none", "float16", "bfloat16")
+JIT_COMPILE = ("auto", "true", "false")
+MIN_IMAGE_SIZE = 8
+
+# Options that define a run: a resumed run must have the same ones.
+RUN_DEFINING = (
+    "model", "dataset", "max_train_examples", "max_test_examples", "image_size",
+    "channels", "epochs", "batch_size", "lr", "momentum", "weight_decay",
+    "projection_probability", "seed", "mixed_precision", "remat", "cpu_replicas",
+)
+
+
+class OptionError(ValueError):
+    """A bad option value.
+
+    Attributes:
+        option: the option's name, as in `TrainingConfig`.
+        value: the value received.
+        requirement: what the value must be.
+    """
+
+    def __init__(self, option, value, requirement):
+        self.option, self.value, self.requirement = option, value, requirement
+        super().__init__(f"{option}={value!r}: {requirement}")
+
+    def for_command_line(self):
+        """The message as `--option value: requirement`."""
+        return f"--{self.option.replace('_', '-')} {self.value}: {self.requirement}"
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value):
+    return _is_int(value) and value > 0
+
+
+def _optional_positive_int(value):
+    return value is None or _positive_int(value)
+
+
+def _finite(value, low, high=math.inf, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return low <= value and (value < high if high_open else value <= high)
+
+
+CHECKS = {
+    "epochs": (_positive_int, "must be a positive int"),
+    "batch_size": (_positive_int, "must be a positive int (examples per replica)"),
+    "lr": (lambda v: _finite(v, 0) and v > 0, "must be a finite positive number"),
+    "momentum": (lambda v: _finite(v, 0, 1, high_open=True), "must be in [0, 1)"),
+    "weight_decay": (lambda v: _finite(v, 0), "must be a finite number >= 0"),
+    "projection_probability": (lambda v: _finite(v, 0, 1), "must be in [0, 1]"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**31, "must be an int in [0, 2**31)"),
+    "max_train_examples": (_optional_positive_int, "must be a positive int"),
+    "max_test_examples": (_optional_positive_int, "must be a positive int"),
+    "image_size": (
+        lambda v: v is None or (_is_int(v) and MIN_IMAGE_SIZE <= v <= 1024),
+        f"must be an int from {MIN_IMAGE_SIZE} to 1024",
+    ),
+    "channels": (lambda v: v in (None, 1, 3), "must be 1 or 3"),
+    "cpu_replicas": (lambda v: _is_int(v) and 0 <= v <= 64, "must be an int from 0 to 64"),
+    "grad_norm_every": (lambda v: _is_int(v) and v >= 0, "must be an int >= 0 (0: never)"),
+    "grad_norm_examples": (_positive_int, "must be a positive int"),
+    "verbose": (lambda v: v in (0, 1, 2), "must be 0, 1 or 2"),
+    "dataset": (lambda v: v in DATASETS, f"must be one of {', '.join(DATASETS)}"),
+    "existing": (lambda v: v in EXISTING, f"must be one of {', '.join(EXISTING)}"),
+    "mixed_precision": (lambda v: v in MIXED_PRECISION, f"must be one of {MIXED_PRECISION}"),
+    "jit_compile": (lambda v: str(v).lower() in JIT_COMPILE, "must be auto, true or false"),
+}
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Every option of a training run; defaults are the paper's recipe.
+
+    Attributes:
+        model: a `models.get` name (e.g. `"procresnet166"`).
+        dataset: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`, or
+            `"arrays"` for arrays given to `fit`.
+        data_dir: a folder or archive with a local copy of the data.
+        download: allow tensorflow-datasets to download.
+        max_train_examples: use only the first this many training examples.
+        max_test_examples: likewise for the test split.
+        image_size: pad or resize images to this square size.
+        channels: `3` turns grey images into RGB.
+        epochs: epochs in the run; the lr schedule scales to it.
+        batch_size: examples per replica and step.
+        lr: learning rate for one replica (scaled by the replica count).
+        momentum: SGD momentum.
+        weight_decay: the paper's L2 coefficient.
+        projection_probability: chance of projecting at a step.
+        seed: weights, data order, augmentation and projection draws.
+        mixed_precision: `"none"`, `"float16"` or `"bfloat16"`.
+        jit_compile: `"auto"`, `"true"` or `"false"`.
+        remat: recompute residual blocks in the backward pass.
+        backup: back up every epoch, so a killed run resumes.
+        grad_norm_every: log the per-block gradient norm ratios every this
+            many epochs (0: never), on a probe batch of the test split.
+        grad_norm_examples: the probe batch's size.
+        cpu_replicas: train on this many logical CPU devices.
+        log_dir: the run's folder; default `runs/MODEL-DATASET`.
+        existing: what to do when `log_dir` holds a run: `"resume"` an
+            unfinished one (a finished one is refused), start a `"new"`
+            numbered run beside it, or `"refuse"`.
+        verbose: 0, 1 (progress bar) or 2 (a line per epoch).
+    """
+
+    model: str = "procresnet166"
+    dataset: str = "cifar10"
+    data_dir: str = None
+    download: bool = True
+    max_train_examples: int = None
+    max_test_examples: int = None
+    image_size: int = None
+    channels: int = None
+    epochs: int = 300
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    projection_probability: float = 0.5
+    seed: int = 0
+    mixed_precision: str = "none"
+    jit_compile: str = "auto"
+    remat: bool = False
+    backup: bool = True
+    grad_norm_every: int = 0
+    grad_norm_examples: int = 32
+    cpu_replicas: int = 0
+    log_dir: str = None
+    existing: str = "resume"
+    verbose: int = 1
+
+    def check(self):
+        """Raises an `OptionError` naming the first bad option."""
+        for name, (is_valid, requirement) in CHECKS.items():
+            value = getattr(self, name)
+            if name == "dataset" and value == "arrays":
+                continue
+            if not is_valid(value):
+                raise OptionError(name, value, requirement)
+        self._check_model()
+
+    def _check_model(self):
+        from keras_procrustes import models
+
+        if self.model is None:  # a model object given to `fit`
+            return
+        if not isinstance(self.model, str) or not re.fullmatch(r"[A-Za-z0-9_]+", self.model):
+            raise OptionError("model", self.model, "must be a model name (see --help)")
+        try:
+            models.get_builder(self.model)
+        except ValueError:
+            raise OptionError(
+                "model", self.model, f"unknown; known: {', '.join(models.list_models())}, "
+                "or resnet{9n+2} / procresnet{9n+4}"
+            ) from None
+
+    def run_options(self):
+        """The options that define the run, as a plain dict."""
+        return {name: getattr(self, name) for name in RUN_DEFINING}
+
+    @property
+    def jit(self):
+        """`jit_compile` as `model.compile` takes it."""
+        return {"auto": "auto", "true": True, "false": False}[str(self.jit_compile).lower()]

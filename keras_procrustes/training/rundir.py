@@ -1,0 +1,185 @@
+"""A run's folder: whose it is, what state it is in, and how a rerun treats it.
+
+A folder becomes a run folder when `claim` writes its manifest,
+`keras_procrustes_run.json`. The package writes only into a new or empty
+folder or a run folder of its own, and deletes only files it wrote there.
+"""
+
+import csv
+import dataclasses
+import os
+import tempfile
+import time
+
+from keras_procrustes.training import checkpoints
+from keras_procrustes.training.checkpoints import RunStateError
+from keras_procrustes.training.config import OptionError
+
+MANIFEST = "keras_procrustes_run.json"
+HISTORY = "history.csv"
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """Where a run goes and where it starts.
+
+    Attributes:
+        path: the run's folder.
+        first_epoch: epochs already done (0 for a new run).
+        weights_path: the backup to restore, or `None`.
+        best: the record of `best.keras` so far, or `None`.
+    """
+
+    path: str
+    first_epoch: int = 0
+    weights_path: str = None
+    best: dict = None
+
+
+def check_writable(log_dir):
+    """Raises an `OptionError` for `log_dir` unless a folder can be made there."""
+    if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+        raise OptionError("log_dir", log_dir, "is a file, not a folder")
+    parent = os.path.abspath(log_dir)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise OptionError("log_dir", log_dir, f"can't be made: {parent} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        raise OptionError("log_dir", log_dir, f"is not writable ({error.strerror})") from None
+
+
+def read_manifest(path):
+    """The manifest of a run folder, or `None` when `path` is not one."""
+    manifest_path = os.path.join(path, MANIFEST)
+    if not os.path.exists(manifest_path):
+        return None
+    manifest = checkpoints.read_json(manifest_path, "the run manifest")
+    if not isinstance(manifest, dict) or manifest.get("status") not in ("running", "finished"):
+        raise RunStateError(f"the run manifest {manifest_path} is not valid")
+    return manifest
+
+
+def _is_empty(path):
+    return not os.path.exists(path) or (os.path.isdir(path) and not os.listdir(path))
+
+
+def _numbered(path):
+    """The first of `path-2`, `path-3`, ... that is new or empty."""
+    number = 2
+    while not _is_empty(f"{path}-{number}"):
+        number += 1
+    return f"{path}-{number}"
+
+
+def plan(log_dir, existing, options):
+    """Decides where a run goes, reading but changing nothing.
+
+    Args:
+        log_dir: the folder asked for.
+        existing: `"resume"`, `"new"` or `"refuse"` (see `TrainingConfig`).
+        options: the run-defining options (`TrainingConfig.run_options()`).
+
+    Returns:
+        A `RunPlan`. An `OptionError` (for `log_dir`) or a `RunStateError`
+        says why the run can't go there.
+    """
+    check_writable(log_dir)
+    if _is_empty(log_dir):
+        return RunPlan(log_dir)
+    if existing == "new":
+        return RunPlan(_numbered(log_dir))
+    manifest = read_manifest(log_dir)
+    hint = f"pass --existing new for a new run in {_numbered(log_dir)}"
+    if manifest is None:
+        raise OptionError("log_dir", log_dir, f"holds files that are not a run of this package; {hint}")
+    if existing == "refuse":
+        raise OptionError("log_dir", log_dir, f"holds a run ({manifest['status']}); {hint}")
+    if manifest["status"] == "finished":
+        raise OptionError("log_dir", log_dir, f"holds a finished run; {hint}")
+    _check_same_options(log_dir, manifest.get("options", {}), options, hint)
+    return _resume_plan(log_dir)
+
+
+def _check_same_options(log_dir, recorded, options, hint):
+    for name, value in options.items():
+        if name in recorded and recorded[name] != value:
+            raise OptionError(
+                name, value, f"the unfinished run in {log_dir} has {recorded[name]!r}; "
+                f"rerun with the same options to resume it, or {hint}"
+            )
+
+
+def _resume_plan(log_dir):
+    backup_dir = os.path.join(log_dir, checkpoints.BACKUP_DIR)
+    try:
+        epoch, weights_path = checkpoints.read_backup(backup_dir)
+        best = checkpoints.read_best(log_dir)
+    except RunStateError as error:
+        raise RunStateError(
+            f"can't resume the run in {log_dir}: {error}. Move {log_dir} away to start "
+            "over, or pass --existing new"
+        ) from None
+    return RunPlan(log_dir, epoch, weights_path, best)
+
+
+def claim(run, options, details):
+    """Makes the run folder, writes its manifest, and trims a resumed history.
+
+    Args:
+        run: the `RunPlan`.
+        options: the run-defining options.
+        details: more facts to record (backend, replicas, global batch).
+    """
+    os.makedirs(run.path, exist_ok=True)
+    manifest = read_manifest(run.path) or {"created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    manifest.update(status="running", options=options, **details)
+    checkpoints.write_json(os.path.join(run.path, MANIFEST), manifest)
+    _trim_history(os.path.join(run.path, HISTORY), run.first_epoch)
+
+
+def _trim_history(path, epochs_done):
+    """Keeps the rows of the first `epochs_done` epochs of `history.csv`."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) < epochs_done]
+    if epochs_done == 0:
+        os.remove(path)
+        return
+    partial = f"{path}.partial"
+    with open(partial, "w", newline="") as handle:
+        csv.writer(handle).writerows(kept)
+    os.replace(partial, path)
+
+
+def read_history(run_dir):
+    """The rows of `history.csv`, as dicts."""
+    with open(os.path.join(run_dir, HISTORY), newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def finish(run_dir, metrics):
+    """Writes `metrics.json`, marks the run finished, deletes its backup."""
+    checkpoints.write_json(os.path.join(run_dir, "metrics.json"), metrics)
+    manifest = read_manifest(run_dir)
+    manifest["status"] = "finished"
+    checkpoints.write_json(os.path.join(run_dir, MANIFEST), manifest)
+    checkpoints.remove_backup(os.path.join(run_dir, checkpoints.BACKUP_DIR))
+
+
+def check_replicas(run, replicas):
+    """Refuses to resume a run on another number of replicas."""
+    if not run.first_epoch:
+        return
+    recorded = (read_manifest(run.path) or {}).get("replicas")
+    if recorded is not None and recorded != replicas:
+        raise RunStateError(
+            f"the run in {run.path} trained on {recorded} replica(s) and this machine "
+            f"gives {replicas}: the batch and learning-rate schedule would change. "
+            "Resume it on the same devices, or pass --existing new"
+        )
