@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from keras_procrustes import train
+from keras_procrustes.training import fit
 
 
 def main():
@@ -25,15 +25,10 @@ def main():
     args = parser.parse_args()
     rows = []
     for model in ("procresnet58", "resnet56"):
-        options = train.build_parser().parse_args([
-            "--model", model, "--dataset", "fashion_mnist",
-            "--epochs", str(args.epochs),
-            "--max-train-examples", str(args.max_train_examples),
-            "--seed", str(args.seed), "--no-backup", "--verbose", "2",
-            "--log-dir", os.path.join(args.out, model),
-        ])
         cpu_start = time.process_time()
-        metrics = train.run(options)
+        metrics = fit(model, "fashion_mnist", epochs=args.epochs,
+                      max_train_examples=args.max_train_examples, seed=args.seed,
+                      verbose=2, log_dir=os.path.join(args.out, model), existing="new")
         metrics["cpu_time_s"] = time.process_time() - cpu_start
         rows.append(metrics)
     with open(os.path.join(args.out, "results.json"), "w") as handle:

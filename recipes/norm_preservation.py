@@ -33,13 +33,15 @@ def train_and_measure(name, args, x_probe, y_probe, train_ds, info):
     """Trains `name` briefly, measuring the ratios at start and every epoch."""
     import keras
 
-    from keras_procrustes import callbacks
     from keras_procrustes import models
-    from keras_procrustes.train import lr_schedule
-    from keras_procrustes.train import paper_sgd
+    from keras_procrustes.training import callbacks
+    from keras_procrustes.training import lr_schedule
+    from keras_procrustes.training import paper_sgd
 
     keras.utils.set_random_seed(args.seed)
-    model = models.get(name, input_shape=info.input_shape, classes=info.classes, seed=args.seed)
+    model = models.get(name, input_shape=info.input_shape, classes=info.classes, seed=args.seed,
+                       include_preprocessing=True, preprocessing_mean=info.mean,
+                       preprocessing_std=info.std)
     steps = int(np.ceil(info.train_examples / args.batch_size))
     model.compile(
         paper_sgd(lr_schedule(args.lr, args.epochs, steps), momentum=0.9, weight_decay=1e-4),
@@ -47,7 +49,7 @@ def train_and_measure(name, args, x_probe, y_probe, train_ds, info):
     )
     log_dir = os.path.join(args.tensorboard_dir, name)
     monitor = callbacks.NormPreservationMonitor(x_probe, y_probe, log_dir=log_dir)
-    model.fit(train_ds, epochs=args.epochs, verbose=2, shuffle=False,
+    model.fit(train_ds, epochs=args.epochs, steps_per_epoch=steps, verbose=2, shuffle=False,
               callbacks=[monitor, keras.callbacks.TensorBoard(log_dir)])
     return {str(epoch): ratios for epoch, ratios in monitor.history.items()}
 
@@ -88,7 +90,9 @@ def measure_depths(x_probe, y_probe, info, seed):
     for pair in DEPTHS:
         for name in pair:
             keras.utils.set_random_seed(seed)
-            model = models.get(name, input_shape=info.input_shape, classes=info.classes)
+            model = models.get(name, input_shape=info.input_shape, classes=info.classes,
+                               include_preprocessing=True, preprocessing_mean=info.mean,
+                               preprocessing_std=info.std)
             ratios = diagnostics.gradient_norm_ratios(model, x_probe, y_probe)
             identity = [
                 abs(float(np.log(ratios[layer.name])))
@@ -151,7 +155,8 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     train_ds, test_ds, info = data.load("fashion_mnist", batch_size=args.batch_size,
-                                        max_train_examples=args.max_train_examples, seed=args.seed)
+                                        epochs=args.epochs, seed=args.seed,
+                                        max_train_examples=args.max_train_examples)
     x_probe, y_probe = next(iter(test_ds.unbatch().batch(args.probe_batch)))
     x_probe, y_probe = np.asarray(x_probe), np.asarray(y_probe)
     results = {}

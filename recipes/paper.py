@@ -5,14 +5,14 @@
 
 Every recipe is SGD (momentum 0.9), lr 0.1 divided by 10 at epochs 150 and
 225 of 300, batch 128, weight decay 1e-4, flip/pad/crop augmentation and
-projection probability 0.5 (`keras_procrustes.train`'s defaults). Options
-after the name are passed on to `keras_procrustes.train` and override the
+projection probability 0.5 (`keras-procrustes-train`'s defaults). Options
+after the name are passed on to `keras-procrustes-train` and override the
 recipe (e.g. `--epochs 30` scales the schedule down).
 """
 
 import sys
 
-from keras_procrustes import train
+from keras_procrustes.cli import train
 
 MODELS = ("resnet56", "procresnet58", "resnet164", "procresnet166", "resnet1001", "procresnet1003")
 RECIPES = {

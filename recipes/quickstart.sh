@@ -2,7 +2,8 @@
 # The main job on a fresh machine with no internet: set up a venv, get the
 # offline real data set (Debian's dataset-fashion-mnist), train a Procrustes
 # ResNet (ProcResNet-58) on a short schedule, with TensorBoard logs in
-# runs/quickstart. Extra options go to `python -m keras_procrustes.train`.
+# runs/quickstart (runs/quickstart-2, ... on later runs). Extra options go to
+# `keras-procrustes-train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,6 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -e .
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-python -m keras_procrustes.train --model procresnet58 --dataset fashion_mnist \
-  --epochs 3 --max-train-examples 10000 --log-dir runs/quickstart "$@"
+keras-procrustes-train --model procresnet58 --dataset fashion_mnist \
+  --epochs 3 --max-train-examples 10000 --log-dir runs/quickstart --existing new "$@"
 echo "Watch it: . .venv/bin/activate && tensorboard --logdir runs"

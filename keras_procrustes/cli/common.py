@@ -6,7 +6,6 @@ and its value, with no traceback.
 """
 
 import argparse
-import sys
 
 
 class Parser(argparse.ArgumentParser):
@@ -72,8 +71,3 @@ def data_options(args):
         "channels": args.channels, "cpu_replicas": args.cpu_replicas, "seed": args.seed,
         "verbose": args.verbose,
     }
-
-
-def main_of(function):
-    """`sys.exit(function())` for a console script."""
-    sys.exit(function())

@@ -77,5 +77,10 @@ def main(argv=None):
     return common.run_command(build_parser(), run, argv)
 
 
+def main_script():
+    """The console script: exits with `main()`'s code."""
+    sys.exit(main())
+
+
 if __name__ == "__main__":
     sys.exit(main())

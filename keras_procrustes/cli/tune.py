@@ -1,129 +1,99 @@
-"""Search hyperparameters: `python -m keras_procrustes.tune --help`.
+"""`keras-procrustes-tune` (or `python -m keras_procrustes.tune`).
 
-Runs a keras-tuner search (random, Hyperband or Bayesian) over
-`ProcResNetHyperModel` with the training pipeline. Trials, one TensorBoard
-log folder per trial, the best hyperparameters (JSON) and the best model
-(`best.keras`) land in `--directory/--project-name`. Running the same command
-again resumes an interrupted search: finished trials are not redone
-(`--overwrite` starts over). On several GPUs the search trains each trial
-under `tf.distribute.MirroredStrategy`.
+A keras-tuner search (random, Hyperband or Bayesian) over Procrustes ResNets
+with the training pipeline. Trials, a TensorBoard folder per trial, the best
+hyperparameters (JSON) and the best model (`best.keras`) land in
+`--directory/--project-name`. The same command again resumes an interrupted
+search; `--overwrite` starts over, deleting only the search's own files.
 """
 
-import argparse
-import json
-import os
 import sys
 
-from keras_procrustes import train
+from keras_procrustes.cli import common
 
 
 def build_parser():
     """The command-line parser.
 
     Returns:
-        An `argparse.ArgumentParser`.
+        A `common.Parser`.
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_procrustes.tune",
+    parser = common.Parser(
+        prog="keras-procrustes-tune",
         description="Search Procrustes ResNet hyperparameters with keras-tuner.",
     )
     add = parser.add_argument
-    add("--tuner", choices=("random", "hyperband", "bayesian"), default="random")
+    add("--tuner", default="random", help="random, hyperband or bayesian")
     add("--max-trials", type=int, default=10)
     add("--epochs", type=int, default=10, help="per trial (Hyperband's maximum)")
-    add("--block-type", choices=("bottleneck", "basic"), default="bottleneck")
+    add("--block-type", default="bottleneck", help="bottleneck or basic")
     add("--depths", type=int, nargs="+", default=[164, 272], help="He et al.'s count")
-    add("--batch-sizes", type=int, nargs="+", default=[64, 128, 256])
+    add("--batch-sizes", type=int, nargs="+", default=[64, 128, 256], help="per replica")
     add("--objective", default="val_accuracy")
     add("--directory", default="runs/tuning")
-    add("--project-name", default="procresnet")
-    add("--overwrite", action="store_true", help="start over instead of resuming")
-    train.add_data_arguments(parser)
+    add("--project-name", default="procresnet", help="a plain folder name")
+    add("--overwrite", action="store_true",
+        help="start over (deletes only the search's own files)")
+    common.add_data_arguments(parser)
     return parser
 
 
-def run(args):
-    """Runs the search `args` describe.
-
-    Args:
-        args: parsed options of `build_parser()`.
-
-    Returns:
-        `(tuner, best_hyperparameters_dict)`.
-    """
-    import keras
-
-    from keras_procrustes import callbacks
-    from keras_procrustes import tuning
-
-    strategy, replicas = train.configure_devices(args.cpu_replicas)
-    keras.utils.set_random_seed(args.seed)
-    train_data, test_data, info = train.load_data(args, max(args.batch_sizes))
-    hypermodel = tuning.ProcResNetHyperModel(
-        info.input_shape,
-        info.classes,
-        block_type=args.block_type,
-        depths=args.depths,
-        batch_sizes=args.batch_sizes,
-    )
-    tuner = tuning.make_tuner(
-        hypermodel,
-        kind=args.tuner,
-        max_trials=args.max_trials,
-        objective=args.objective,
-        directory=args.directory,
-        project_name=args.project_name,
-        max_epochs=args.epochs,
-        seed=args.seed,
-        distribution_strategy=strategy if replicas > 1 else None,
-        overwrite=args.overwrite,
-    )
-    project_dir = os.path.join(args.directory, args.project_name)
-    tuner.search(
-        train_data,
-        validation_data=test_data,
-        epochs=args.epochs,
-        verbose=args.verbose,
-        shuffle=False,
-        callbacks=[
-            callbacks.NaNGuard(),
-            callbacks.TrainingMonitor(info.train_examples),
-            keras.callbacks.TensorBoard(os.path.join(project_dir, "tensorboard")),
-        ],
-    )
-    best_hp = tuner.get_best_hyperparameters(1)[0].values
-    with open(os.path.join(project_dir, "best_hyperparameters.json"), "w") as handle:
-        json.dump(best_hp, handle, indent=2)
-    tuner.get_best_models(1)[0].save(os.path.join(project_dir, "best.keras"))
-    tuner.results_summary(3)
-    print(f"[keras_procrustes] best hyperparameters {best_hp}; model in {project_dir}/best.keras",
-          flush=True)
-    return tuner, best_hp
-
-
-def check_args(args):
-    """Raises a ValueError naming the first bad option."""
+def check(args):
+    """Raises an `OptionError` naming the first bad option."""
     from keras_procrustes import models
+    from keras_procrustes.training import TrainingConfig
+    from keras_procrustes.training import search
+    from keras_procrustes.training import tuning
+    from keras_procrustes.training.config import OptionError
 
-    if args.max_trials < 1 or args.epochs < 1:
-        raise ValueError(
-            f"--max-trials and --epochs must be positive. Received {args.max_trials} "
-            f"and {args.epochs}"
-        )
+    options = common.data_options(args)
+    TrainingConfig(epochs=args.epochs, model=None, **options).check()
+    if args.tuner not in tuning.TUNERS:
+        raise OptionError("tuner", args.tuner, f"must be one of {', '.join(tuning.TUNERS)}")
+    if args.max_trials < 1:
+        raise OptionError("max_trials", args.max_trials, "must be a positive int")
+    for size in args.batch_sizes:
+        if size < 1:
+            raise OptionError("batch_sizes", size, "must be positive ints")
     for depth in args.depths:
-        models.blocks_per_stage(depth, args.block_type)
+        try:
+            models.blocks_per_stage(depth, args.block_type)
+        except ValueError as error:
+            raise OptionError("depths", depth, str(error)) from None
+    search.check_project(args.directory, args.project_name, args.overwrite)
+
+
+def run(args):
+    """Runs the search the parsed options describe."""
+    from keras_procrustes.training import search
+
+    check(args)
+    options = common.data_options(args)
+    options.pop("verbose")
+    _, best = search.search(
+        options.pop("dataset"), directory=args.directory, project_name=args.project_name,
+        tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
+        block_type=args.block_type, depths=args.depths, batch_sizes=args.batch_sizes,
+        objective=args.objective, overwrite=args.overwrite, verbose=args.verbose, **options)
+    print(f"[keras_procrustes] best hyperparameters {best}", flush=True)
+    return best
 
 
 def main(argv=None):
-    """Entry point of `python -m keras_procrustes.tune`.
+    """Entry point of the command.
 
     Args:
         argv: arguments, default `sys.argv[1:]`.
 
     Returns:
-        The process exit status.
+        The exit code.
     """
-    return train.run_cli(build_parser(), check_args, run, argv)
+    return common.run_command(build_parser(), run, argv)
+
+
+def main_script():
+    """The console script: exits with `main()`'s code."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 import copy
 import os
+import re
 
 import keras
 import keras_tuner
 
+from keras_procrustes import data
 from keras_procrustes import models
-from keras_procrustes import train
+from keras_procrustes.training import recipe
 
 
 def _with_trial_logs(tuner_class):
@@ -53,8 +55,9 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
     the L2 coefficient), `projection_probability` (0.1-1), `projection_target_scale`
     (0.8-1.25, times `sqrt(c_out / c_in)`), `project_stem` and
     `project_transitions` (booleans), `depth` (one of `depths`), and in `fit`,
-    `batch_size` (one of `batch_sizes`). `build(hp)` returns a model compiled
-    with SGD (momentum 0.9) and accuracy.
+    `batch_size` (one of `batch_sizes`, per replica). `build(hp)` returns a
+    model compiled with SGD (momentum 0.9, lr scaled by the replica count)
+    and accuracy.
 
     Args:
         input_shape: `(height, width, channels)` of the data.
@@ -62,7 +65,14 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
         block_type: the family, `"bottleneck"` or `"basic"`.
         depths: depths to choose from, in He et al.'s count (e.g. 164, 272
             for bottleneck; 56, 110 for basic).
-        batch_sizes: batch sizes to choose from.
+        batch_sizes: batch sizes per replica to choose from.
+        replicas: replicas each trial trains on; the global batch and the
+            learning rate scale with it, as in `fit`.
+        preprocessing: `(mean, std)` per channel of raw pixels, to build
+            the models with `include_preprocessing=True`; `None` for inputs
+            that are already normalised.
+        augment: flip, pad and crop training images given as arrays.
+        seed: order and augmentation seed of arrays' pipelines.
         **kwargs: `keras_tuner.HyperModel` arguments (`name`, `tunable`).
 
     Example:
@@ -77,6 +87,10 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
         block_type="bottleneck",
         depths=(164, 272),
         batch_sizes=(64, 128, 256),
+        replicas=1,
+        preprocessing=None,
+        augment=True,
+        seed=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -91,6 +105,10 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
         self.block_type = block_type
         self.depths = tuple(depths)
         self.batch_sizes = tuple(batch_sizes)
+        self.replicas = replicas
+        self.preprocessing = preprocessing
+        self.augment = augment
+        self.seed = seed
 
     def build(self, hp):
         """Builds and compiles the model `hp` chooses.
@@ -103,6 +121,7 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
         """
         lr = hp.Float("lr", 0.01, 0.3, sampling="log")
         weight_decay = hp.Float("weight_decay", 1e-5, 1e-3, sampling="log")
+        mean, std = self.preprocessing or (None, None)
         model = models.resnet(
             hp.Choice("depth", list(self.depths)),
             block_type=self.block_type,
@@ -112,44 +131,68 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
             projection_target_scale=hp.Float("projection_target_scale", 0.8, 1.25),
             project_stem=hp.Boolean("project_stem", default=True),
             project_transitions=hp.Boolean("project_transitions", default=True),
+            include_preprocessing=self.preprocessing is not None,
+            preprocessing_mean=mean,
+            preprocessing_std=std,
         )
-        model.compile(
-            train.paper_sgd(lr, momentum=0.9, weight_decay=weight_decay),
-            "sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        optimizer = recipe.paper_sgd(lr * self.replicas, momentum=0.9, weight_decay=weight_decay)
+        recipe.compile_classifier(model, optimizer)
         return model
 
-    def fit(self, hp, model, x=None, *args, **kwargs):
-        """Fits with the batch size `hp` chooses.
+    def fit(self, hp, model, x=None, y=None, validation_data=None, **kwargs):
+        """Fits with the batch size `hp` chooses, times the replica count.
 
-        A batched `tf.data.Dataset` (for `x` and `validation_data`) is
-        re-batched to it; arrays get `batch_size`.
+        Arrays (`x`, `y`, and `validation_data` as `(x, y)`) go through the
+        training pipelines (stateless shuffle and augmentation per epoch,
+        the last short batch dropped on several replicas, validation padded
+        with weight-0 examples). A batched `tf.data.Dataset` is re-batched.
 
         Args:
             hp: `keras_tuner.HyperParameters`.
             model: the built model.
-            x: training data: arrays or a `tf.data.Dataset`.
-            *args: more `model.fit` arguments.
-            **kwargs: more `model.fit` arguments.
+            x: training images (array) or a `tf.data.Dataset`.
+            y: training labels for arrays.
+            validation_data: `(images, labels)` or a `tf.data.Dataset`.
+            **kwargs: more `model.fit` arguments (`epochs`, `callbacks`...).
 
         Returns:
             The `History`.
         """
-        batch_size = hp.Choice("batch_size", list(self.batch_sizes))
+        global_batch = hp.Choice("batch_size", list(self.batch_sizes)) * self.replicas
+        drop = self.replicas > 1
         if _is_dataset(x):
-            x = x.rebatch(batch_size)
-            if _is_dataset(kwargs.get("validation_data")):
-                kwargs["validation_data"] = kwargs["validation_data"].rebatch(batch_size)
-        else:
-            kwargs["batch_size"] = batch_size
-        return model.fit(x, *args, **kwargs)
+            x = x.rebatch(global_batch, drop_remainder=drop)
+            if _is_dataset(validation_data):
+                validation_data = validation_data.rebatch(global_batch)
+            return model.fit(x, validation_data=validation_data, **kwargs)
+        epochs, first = kwargs.pop("epochs", 1), kwargs.get("initial_epoch", 0)
+        kwargs["steps_per_epoch"] = data.steps_per_epoch(len(x), global_batch, drop)
+        train = data.train_dataset(x, y, global_batch, epochs, first_epoch=first,
+                                   seed=self.seed, augment=self.augment, drop_remainder=drop)
+        if validation_data is not None and not _is_dataset(validation_data):
+            validation_data = data.eval_dataset(*validation_data[:2], global_batch,
+                                                pad_to_multiple=self.replicas)
+        kwargs["shuffle"] = False
+        return model.fit(train, validation_data=validation_data, epochs=epochs, **kwargs)
 
 
 def _is_dataset(value):
     import tensorflow as tf
 
     return isinstance(value, tf.data.Dataset)
+
+
+def check_project_name(project_name):
+    """Raises a ValueError unless `project_name` is a plain folder name.
+
+    keras-tuner deletes `directory/project_name` on `overwrite=True`: `"."`
+    or `"../x"` would delete the directory itself or a folder beside it.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(project_name)) or ".." in project_name:
+        raise ValueError(
+            "`project_name` must be a plain folder name (letters, digits, '.', '_', '-'). "
+            f"Received project_name={project_name!r}"
+        )
 
 
 def make_tuner(
@@ -187,6 +230,7 @@ def make_tuner(
         A `keras_tuner.Tuner` that writes each trial's TensorBoard logs to a
         folder of its own (named by trial id) on every backend.
     """
+    check_project_name(project_name)
     if kind not in TUNERS:
         raise ValueError(f"`kind` must be one of {sorted(TUNERS)}. Received kind={kind!r}")
     direction = "min" if objective.endswith(("loss", "error")) else "max"
