@@ -1,28 +1,29 @@
-"""End-to-end runs of `python -m keras_procrustes.train` on real offline data."""
+"""End-to-end runs of the `train` command and `fit` on real offline data."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
-import h5py
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from keras_procrustes import callbacks
+from keras_procrustes.cli import train as train_command
 from keras_procrustes.data import sources
+from keras_procrustes.training import fit
 
 needs_fashion = pytest.mark.skipif(
     not os.path.exists(sources.DEBIAN_FASHION_MNIST),
     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)",
 )
 tensorflow_only = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TensorFlow's"
+    keras.backend.backend() != "tensorflow", reason="checked on TensorFlow"
 )
 
 SHORT_RUN = [
@@ -40,59 +41,104 @@ def _env():
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
 
 
+def _run(log_dir, *extra):
+    return subprocess.run(_command(log_dir, *extra), capture_output=True, text=True,
+                          timeout=900, env=_env(), check=False)
+
+
 def _train(log_dir, *extra):
-    result = subprocess.run(_command(log_dir, *extra), capture_output=True, text=True,
-                            timeout=900, env=_env(), check=False)
+    result = _run(log_dir, *extra)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     with open(os.path.join(log_dir, "metrics.json")) as handle:
         return json.load(handle), result.stdout
 
 
-def _scalar_tags(folder):
-    events = EventAccumulator(str(folder))
+def _events(folder):
+    events = EventAccumulator(str(folder), size_guidance={"tensors": 0, "images": 0})
     events.Reload()
-    return events, set(events.Tags()["tensors"])
+    return events
+
+
+def _raw_test_split(count=128):
+    _, (x_test, y_test), _ = sources.load_arrays("fashion_mnist")
+    return x_test[:count], y_test[:count]
+
+
+def _accuracy_of(path, count=128):
+    x, y = _raw_test_split(count)
+    model = keras.models.load_model(path)
+    return float(np.mean(model.predict(x, verbose=0).argmax(-1) == y))
 
 
 @needs_fashion
-def test_train_writes_tensorboard_metrics_and_best_model(tmp_path):
-    metrics, stdout = _train(tmp_path, "--epochs", "2", "--max-train-examples", "256")
-    assert "Epoch 2/2" in stdout  # progress output
+def test_train_logs_and_its_best_model_takes_raw_pixels(tmp_path):
+    metrics, stdout = _train(tmp_path, "--epochs", "2", "--max-train-examples", "256",
+                             "--grad-norm-every", "1")
+    assert "Epoch 2/2" in stdout and "grad_norm_ratio/" not in stdout
     assert metrics["epochs_done"] == 2 and metrics["replicas"] == 1
     assert 0 <= metrics["best_test_error"] <= metrics["last_test_error"] <= 1
-    assert metrics["images_per_second"] > 0 and metrics["train_examples"] == 256
-    events, tags = _scalar_tags(tmp_path / "train")
-    expected = {"epoch_loss", "epoch_accuracy", "epoch_learning_rate", "epoch_images_per_second"}
+    # metrics.json describes best.keras, which predicts on raw uint8 pixels.
+    assert _accuracy_of(tmp_path / "best.keras") == pytest.approx(1 - metrics["best_test_error"])
+    events = _events(tmp_path / "train")
+    tags = set(events.Tags()["tensors"])
     for layer in ("stem_conv", "transition1", "transition2"):
-        expected |= {f"epoch_singular_value_min/{layer}", f"epoch_singular_value_max/{layer}"}
-    assert expected <= tags
-    losses = [tf.make_ndarray(e.tensor_proto) for e in events.Tensors("epoch_loss")]
-    assert len(losses) == 2 and all(np.isfinite(losses))
-    low = tf.make_ndarray(events.Tensors("epoch_singular_value_min/transition1")[-1].tensor_proto)
+        assert f"epoch_singular_value_min/{layer}" in tags
+    loss_steps = [e.step for e in events.Tensors("epoch_loss")]
+    assert loss_steps == [0, 1]
+    assert [e.step for e in events.Tensors("grad_norm_ratio")] == loss_steps  # histograms
+    assert [e.step for e in events.Tensors("grad_norm_ratio_profile")] == loss_steps  # images
     high = tf.make_ndarray(events.Tensors("epoch_singular_value_max/transition1")[-1].tensor_proto)
-    assert 1.3 < low <= high < 1.5  # near sqrt(2): projected on half the steps
-    _, validation_tags = _scalar_tags(tmp_path / "validation")
-    assert {"epoch_loss", "epoch_accuracy"} <= validation_tags
-    best = keras.models.load_model(tmp_path / "best.keras")
-    assert best.output_shape == (None, 10)
+    assert 1.3 < high < 1.5  # near sqrt(2)
+    assert not os.path.exists(tmp_path / "backup")
+    with open(tmp_path / "keras_procrustes_run.json") as handle:
+        assert json.load(handle)["status"] == "finished"
+    # Rerunning a finished run: refused by default, a numbered run on request.
+    again = _run(tmp_path, "--epochs", "2", "--max-train-examples", "256")
+    assert again.returncode == 2 and "holds a finished run" in again.stderr
+    last_line = again.stderr.strip().splitlines()[-1]  # after TensorFlow's start-up log
+    assert "holds a finished run" in last_line and "Traceback" not in again.stderr
+    new_dir = f"{tmp_path}-2"
+    try:
+        result = _run(tmp_path, "--epochs", "1", "--max-train-examples", "64", "--existing", "new")
+        assert result.returncode == 0, result.stderr[-3000:]
+        with open(os.path.join(new_dir, "metrics.json")) as handle:
+            assert json.load(handle)["epochs_done"] == 1
+        with open(tmp_path / "metrics.json") as handle:
+            assert json.load(handle) == metrics  # the first run is untouched
+    finally:
+        shutil.rmtree(new_dir, ignore_errors=True)
+
+
+@needs_fashion
+def test_three_replicas_with_a_short_last_batch(tmp_path):
+    # 97 examples, global batch 96: the last batch would leave replicas empty.
+    metrics, stdout = _train(tmp_path, "--epochs", "1", "--max-train-examples", "97",
+                             "--max-test-examples", "97", "--cpu-replicas", "3", "--remat")
+    assert metrics["replicas"] == 3 and metrics["global_batch"] == 96
+    assert metrics["steps_per_epoch"] == 1 and np.isfinite(metrics["last_test_error"])
+    assert "3 replica(s)" in stdout
+    assert _accuracy_of(tmp_path / "best.keras", 97) == pytest.approx(
+        1 - metrics["best_test_error"])  # the padding did not count
 
 
 @needs_fashion
 @tensorflow_only
-def test_train_mirrored_over_two_cpus_with_remat(tmp_path):
-    metrics, stdout = _train(tmp_path, "--epochs", "1", "--max-train-examples", "128",
-                             "--cpu-replicas", "2", "--remat")
-    assert metrics["replicas"] == 2 and metrics["global_batch"] == 64
-    assert metrics["remat"] and np.isfinite(metrics["last_test_error"])
-    assert "2 replica(s)" in stdout
-    _, tags = _scalar_tags(tmp_path / "train")
-    assert "epoch_loss" in tags
+def test_same_seed_gives_the_same_weights_in_two_processes(tmp_path):
+    weights = []
+    for run in ("a", "b"):
+        _train(tmp_path / run, "--epochs", "1", "--max-train-examples", "128", "--seed", "3")
+        model = keras.models.load_model(tmp_path / run / "best.keras")
+        weights.append([np.asarray(w) for w in model.get_weights()])
+    for first, second in zip(*weights):
+        np.testing.assert_array_equal(first, second)
 
 
-@needs_fashion
-def test_killed_run_resumes_at_the_right_epoch(tmp_path):
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """A run SIGKILLed in epoch 2 or 3 of 3, and its arguments."""
+    log_dir = tmp_path_factory.mktemp("killed") / "run"
     args = ("--epochs", "3", "--max-train-examples", "1024")
-    process = subprocess.Popen(_command(tmp_path, *args), stdout=subprocess.PIPE,
+    process = subprocess.Popen(_command(log_dir, *args), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=_env())
     deadline = time.monotonic() + 600
     for line in process.stdout:  # wait until epoch 2 has begun
@@ -102,74 +148,70 @@ def test_killed_run_resumes_at_the_right_epoch(tmp_path):
     assert process.poll() is None, "the run ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert process.returncode == -signal.SIGKILL
-    with open(tmp_path / "backup" / "training_metadata.json") as handle:
-        finished = json.load(handle)["epoch"]  # epochs finished before the kill
+    return log_dir, args
+
+
+def _copy(run, tmp_path):
+    target = tmp_path / "run"
+    shutil.copytree(run, target)
+    return target
+
+
+@needs_fashion
+def test_killed_run_resumes_at_the_right_epoch(killed_run, tmp_path):
+    log_dir, args = killed_run
+    log_dir = _copy(log_dir, tmp_path)
+    with open(log_dir / "backup" / "backup.json") as handle:
+        finished = json.load(handle)["epoch"]
     assert finished in (1, 2)
-    metrics, stdout = _train(tmp_path, *args)
-    steps = metrics["steps_per_epoch"]
+    metrics, stdout = _train(log_dir, *args)
     assert metrics["resumed_from_epoch"] == finished
-    # The step counter is optimizer state: restored, not restarted from 0.
-    assert metrics["optimizer_iterations_at_start"] == finished * steps
+    assert f"resuming at epoch {finished + 1}" in stdout
+    assert metrics["optimizer_iterations_at_start"] == finished * metrics["steps_per_epoch"]
     assert "Epoch 1/3" not in stdout and f"Epoch {finished + 1}/3" in stdout
-    assert metrics["epochs_done"] == 3
-    assert not os.path.exists(tmp_path / "backup")  # a finished run cleans up
+    assert metrics["epochs_done"] == 3 and len(metrics["test_error_per_epoch"]) == 3
+    assert _accuracy_of(log_dir / "best.keras") == pytest.approx(1 - metrics["best_test_error"])
+    assert not os.path.exists(log_dir / "backup")
 
 
-def test_nan_loss_stops_with_backup_intact(tmp_path):
+@needs_fashion
+@pytest.mark.parametrize("damage, said", [
+    ("weights_missing", "is missing"),
+    ("metadata_truncated", "can't be read"),
+    ("weights_truncated", "is corrupt"),
+    ("other_options", "--lr 0.1"),
+])
+def test_damaged_backup_is_one_clear_line(killed_run, tmp_path, capsys, damage, said):
+    log_dir, args = killed_run
+    log_dir = _copy(log_dir, tmp_path)
+    backup = log_dir / "backup"
+    weights = next(backup.glob("epoch-*.weights.h5"))
+    argv = [*SHORT_RUN, "--log-dir", str(log_dir), *args]
+    if damage == "weights_missing":
+        weights.unlink()
+    elif damage == "weights_truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "metadata_truncated":
+        (backup / "backup.json").write_text('{"epoch": ')
+    else:
+        argv[argv.index("--lr") + 1] = "0.1"
+    with pytest.raises(SystemExit) as exit_info:
+        train_command.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and said in err and str(log_dir) in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_fit_from_a_script_on_arrays_and_a_nan_stop(tmp_path):
     rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
-    dense = keras.layers.Dense(1)
-    model = keras.Sequential([keras.Input((4,)), dense])
-    model.compile("sgd", "mse")
-
-    def poison(epoch, logs):  # the weights turn NaN as epoch 2 begins
-        if epoch == 1:
-            dense.kernel.assign(np.full((4, 1), np.nan, "float32"))
-
-    backup = str(tmp_path / "backup")
-    with pytest.raises(FloatingPointError, match=r"nan at epoch 2, batch 1.*backup"):
-        model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[
-            keras.callbacks.BackupAndRestore(backup),
-            keras.callbacks.LambdaCallback(on_epoch_begin=poison),
-            callbacks.NaNGuard(backup)])
-    with open(os.path.join(backup, "training_metadata.json")) as handle:
-        assert json.load(handle)["epoch"] == 1
-    names = []
-    with h5py.File(os.path.join(backup, "latest.weights.h5"), "r") as weights:
-        weights.visit(names.append)
-    assert any(name.startswith("optimizer") for name in names)  # optimizer state kept
-    restored = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    restored.compile("sgd", "mse")
-    restored.load_weights(os.path.join(backup, "latest.weights.h5"))
-    assert np.all(np.isfinite(keras.ops.convert_to_numpy(restored.layers[0].kernel)))
-
-
-def test_bad_option_is_refused_by_the_cli(tmp_path):
-    result = subprocess.run(_command(tmp_path, "--epochs", "0"), capture_output=True,
-                            text=True, timeout=120, env=_env(), check=False)
-    assert result.returncode == 2 and "--epochs must be positive" in result.stderr
-
-
-def test_missing_data_is_a_clean_cli_error(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_procrustes.train", "--dataset", "cifar10",
-         "--data-dir", str(tmp_path), "--no-download", "--log-dir", str(tmp_path / "run")],
-        capture_output=True, text=True, timeout=120, env=_env(), check=False)
-    assert result.returncode == 2
-    assert "cifar-10-binary.tar.gz" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_remat_note_on_jax_with_a_cpu(capsys):
-    from keras_procrustes import train
-
-    train.warn_if_remat_is_void(False)
-    assert capsys.readouterr().out == ""
-    train.warn_if_remat_is_void(True)
-    said = "--remat saves no memory" in capsys.readouterr().out
-    on_jax_cpu = keras.backend.backend() == "jax"
-    if on_jax_cpu:
-        import jax
-
-        on_jax_cpu = jax.default_backend() == "cpu"
-    assert said == on_jax_cpu
+    x = rng.integers(0, 255, (48, 8, 8, 1), dtype="uint8")
+    y = (x.mean(axis=(1, 2, 3)) > 127).astype("int32")
+    metrics = fit("procresnet13", ((x, y), (x, y)), epochs=2, batch_size=16, verbose=0,
+                  log_dir=str(tmp_path / "ok"))
+    assert metrics["epochs_done"] == 2 and metrics["dataset"] == "arrays"
+    with pytest.raises(FloatingPointError, match="no backup"):
+        fit("procresnet13", ((x, y), (x, y)), epochs=2, batch_size=16, lr=1e30, verbose=0,
+            log_dir=str(tmp_path / "nan"))
+    with pytest.raises(ValueError, match="lr=-1"):
+        fit("procresnet13", ((x, y), (x, y)), lr=-1, log_dir=str(tmp_path / "bad"))
+    assert not os.path.exists(tmp_path / "bad")

@@ -87,6 +87,20 @@ def test_fit_rebatches_a_dataset(tmp_path):
     assert "val_loss" in history.history
 
 
+def test_batch_size_and_lr_scale_with_replicas():
+    x, y = _arrays(30)
+    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(4,),
+                                             replicas=3)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(
+        3 * hp.values["lr"])
+    sizes = []
+    seen = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: sizes.append(b))
+    hypermodel.fit(hp, model, x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[seen])
+    assert sizes == [0, 1]  # 30 examples, global batch 12: the short last batch dropped
+
+
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
@@ -121,3 +135,21 @@ def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
     assert sorted(os.listdir(os.path.join(project, "tensorboard"))) == ["0", "1", "2"]
     model = keras.models.load_model(os.path.join(project, "best.keras"))
     assert model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0).shape == (2, 10)
+
+
+@pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+def test_cli_search_on_three_replicas_with_an_odd_batch_size(tmp_path):
+    command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
+               "--depths", "11", "--batch-sizes", "5", "--max-trials", "1", "--epochs", "1",
+               "--max-train-examples", "40", "--max-test-examples", "31", "--cpu-replicas", "3",
+               "--directory", str(tmp_path), "--verbose", "2"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    project = os.path.join(tmp_path, "procresnet")
+    with open(os.path.join(project, "best_hyperparameters.json")) as handle:
+        assert json.load(handle)["batch_size"] == 5
+    model = keras.models.load_model(os.path.join(project, "best.keras"))
+    assert model.predict(np.zeros((2, 28, 28, 1), "uint8"), verbose=0).shape == (2, 10)

@@ -1,0 +1,118 @@
+"""Every user error of the commands: one line naming the option and value, exit 2.
+
+Run in-process: a bad option must be refused before any data is loaded (the
+data folder given here does not exist, so reaching the data would give
+another error), within seconds, leaving no file behind.
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from keras_procrustes.cli import train as train_command
+from keras_procrustes.cli import tune as tune_command
+
+
+def _refused(main, argv, tmp_path, capsys):
+    before = sorted(os.listdir(tmp_path))
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert time.monotonic() - start < 20
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert sorted(os.listdir(tmp_path)) == before  # nothing left behind
+    return err
+
+
+TRAIN_CASES = [
+    (["--weight-decay", "-1"], "--weight-decay -1.0"),
+    (["--lr", "nan"], "--lr nan"),
+    (["--lr", "0"], "--lr 0.0"),
+    (["--momentum", "1"], "--momentum 1.0"),
+    (["--projection-probability", "1.5"], "--projection-probability 1.5"),
+    (["--model", "resnet99"], "--model resnet99"),
+    (["--model", "../x"], "--model ../x"),
+    (["--cpu-replicas", "-1"], "--cpu-replicas -1"),
+    (["--max-train-examples", "0"], "--max-train-examples 0"),
+    (["--image-size", "0"], "--image-size 0"),
+    (["--epochs", "0"], "--epochs 0"),
+    (["--batch-size", "x"], "--batch-size"),
+    (["--dataset", "mnist"], "--dataset mnist"),
+    (["--existing", "overwrite"], "--existing overwrite"),
+    (["--grad-norm-every", "-2"], "--grad-norm-every -2"),
+    (["--mixed-precision", "fp8"], "--mixed-precision fp8"),
+]
+
+
+@pytest.mark.parametrize("extra, named", TRAIN_CASES)
+def test_train_option_errors(tmp_path, capsys, extra, named):
+    argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "absent"),
+            "--log-dir", str(tmp_path / "run"), *extra]
+    err = _refused(train_command.main, argv, tmp_path, capsys)
+    assert named in err
+
+
+def test_log_dir_that_is_a_file_or_under_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("a user's file")
+    for log_dir in (tmp_path / "file", tmp_path / "file" / "run"):
+        err = _refused(train_command.main, ["--log-dir", str(log_dir)], tmp_path, capsys)
+        assert f"--log-dir {log_dir}" in err
+    assert (tmp_path / "file").read_text() == "a user's file"
+
+
+def test_log_dir_holding_foreign_files_is_refused(tmp_path, capsys):
+    backup = tmp_path / "run" / "backup"
+    backup.mkdir(parents=True)
+    (backup / "notes.txt").write_text("mine")
+    err = _refused(train_command.main, ["--log-dir", str(tmp_path / "run")], tmp_path, capsys)
+    assert "not a run of this package" in err and "--existing new" in err
+    assert (backup / "notes.txt").read_text() == "mine"
+
+
+TUNE_CASES = [
+    (["--batch-sizes", "0"], "--batch-sizes 0"),
+    (["--max-train-examples", "0"], "--max-train-examples 0"),
+    (["--image-size", "0"], "--image-size 0"),
+    (["--depths", "165"], "--depths 165"),
+    (["--tuner", "grid"], "--tuner grid"),
+    (["--cpu-replicas", "-1"], "--cpu-replicas -1"),
+    (["--project-name", "."], "--project-name ."),
+    (["--project-name", "../elsewhere"], "--project-name ../elsewhere"),
+]
+
+
+@pytest.mark.parametrize("extra, named", TUNE_CASES)
+def test_tune_option_errors(tmp_path, capsys, extra, named):
+    argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "absent"),
+            "--directory", str(tmp_path), *extra]
+    err = _refused(tune_command.main, argv, tmp_path, capsys)
+    assert named in err
+
+
+def test_tune_project_dot_with_overwrite_deletes_nothing(tmp_path, capsys):
+    (tmp_path / "thesis.tex").write_text("years of work")
+    argv = ["--directory", str(tmp_path), "--project-name", ".", "--overwrite"]
+    _refused(tune_command.main, argv, tmp_path, capsys)
+    assert (tmp_path / "thesis.tex").read_text() == "years of work"
+
+
+def test_tune_overwrite_of_a_folder_not_made_here_is_refused(tmp_path, capsys):
+    project = tmp_path / "procresnet"
+    project.mkdir()
+    (project / "oracle.json").write_text("{}")  # someone else's keras-tuner project
+    err = _refused(tune_command.main, ["--directory", str(tmp_path), "--overwrite"],
+                   tmp_path, capsys)
+    assert "--overwrite True" in err and (project / "oracle.json").exists()
+
+
+def test_corrupt_oracle_json_is_one_line(tmp_path, capsys):
+    project = tmp_path / "procresnet"
+    project.mkdir()
+    (project / "keras_procrustes_tuning.json").write_text(json.dumps({"dataset": "cifar10"}))
+    (project / "oracle.json").write_text('{"ongoing_trials": {')
+    err = _refused(tune_command.main, ["--directory", str(tmp_path)], tmp_path, capsys)
+    assert "oracle.json is corrupt" in err and "--overwrite" in err

@@ -1,0 +1,124 @@
+"""The run folder's state: backups, the best model, marked folders, data order."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_procrustes import data
+from keras_procrustes.training import checkpoints
+from keras_procrustes.training import search
+
+
+def _model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
+    return model
+
+
+def _backed_up(folder, epochs):
+    model = _model()
+    x, y = np.ones((8, 4), "float32"), np.zeros(8, "int32")
+    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[checkpoints.RunBackup(str(folder))])
+    return model
+
+
+def test_backup_round_trip_and_cleanup_keeps_foreign_files(tmp_path):
+    folder = tmp_path / "backup"
+    model = _backed_up(folder, 3)
+    assert sorted(os.listdir(folder)) == ["backup.json", "epoch-0003.weights.h5"]
+    epoch, weights = checkpoints.read_backup(str(folder))
+    assert epoch == 3
+    restored = _model()
+    checkpoints.restore(restored, weights)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored.layers[0].kernel),
+                                  keras.ops.convert_to_numpy(model.layers[0].kernel))
+    assert int(keras.ops.convert_to_numpy(restored.optimizer.iterations)) == 3
+    (folder / "notes.txt").write_text("a user's file")
+    checkpoints.remove_backup(str(folder))
+    assert os.listdir(folder) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("weights_missing", "is missing"),
+    ("weights_truncated", "is corrupt"),
+    ("metadata_truncated", "can't be read"),
+    ("metadata_only_weights", "no backup.json"),
+])
+def test_unusable_backup_is_refused_not_ignored(tmp_path, damage, message):
+    folder = tmp_path / "backup"
+    _backed_up(folder, 2)
+    weights, metadata = folder / "epoch-0002.weights.h5", folder / "backup.json"
+    if damage == "weights_missing":
+        weights.unlink()
+    elif damage == "weights_truncated":
+        weights.write_bytes(weights.read_bytes()[:300])
+    elif damage == "metadata_truncated":
+        metadata.write_text('{"epoch": 2, "wei')
+    else:
+        metadata.unlink()
+    with pytest.raises(checkpoints.RunStateError, match=message):
+        checkpoints.read_backup(str(folder))
+
+
+def test_weights_of_another_model_are_refused(tmp_path):
+    _backed_up(tmp_path / "backup", 1)
+    _, weights = checkpoints.read_backup(str(tmp_path / "backup"))
+    other = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    other.compile("sgd", "mse")
+    with pytest.raises(checkpoints.RunStateError, match="does not fit this model"):
+        checkpoints.restore(other, weights)
+
+
+def test_best_checkpoint_remembers_the_best_of_a_resumed_run(tmp_path):
+    model = _model()
+    record = {"epoch": 2, "val_accuracy": 0.9, "test_error": 0.1}
+    (tmp_path / "best.keras").write_bytes(b"the epoch-2 model")
+    checkpoint = checkpoints.BestModelCheckpoint(str(tmp_path), best=record)
+    checkpoint.set_model(model)
+    checkpoint.on_epoch_end(2, {"val_accuracy": 0.5})  # worse: keep epoch 2's model
+    assert (tmp_path / "best.keras").read_bytes() == b"the epoch-2 model"
+    checkpoint.on_epoch_end(3, {"val_accuracy": 0.95})
+    assert keras.models.load_model(tmp_path / "best.keras").output_shape == (None, 2)
+    assert checkpoints.read_best(str(tmp_path)) == {
+        "epoch": 4, "val_accuracy": 0.95, "test_error": pytest.approx(0.05)}
+
+
+def test_overwrite_clears_only_the_search_files(tmp_path):
+    project = tmp_path / "p"
+    (project / "trial_00").mkdir(parents=True)
+    for name in ("oracle.json", "tuner0.json", search.MARKER, "best.keras", "mine.txt"):
+        (project / name).write_text("x")
+    (project / "my_data").mkdir()
+    search.clear_project(str(project))
+    assert sorted(os.listdir(project)) == ["mine.txt", "my_data"]
+
+
+def _stream(first_epoch, seed=0):
+    images = np.arange(10 * 8 * 8, dtype="uint8").reshape(10, 8, 8, 1)
+    labels = np.arange(10)
+    stream = data.train_dataset(images, labels, 5, epochs=3, first_epoch=first_epoch, seed=seed)
+    return [(np.asarray(x), np.asarray(y)) for x, y in stream]
+
+
+def test_training_order_is_a_function_of_seed_and_epoch():
+    full, resumed = _stream(0), _stream(1)
+    assert len(full) == 6 and len(resumed) == 4
+    for (x_full, y_full), (x_resumed, y_resumed) in zip(full[2:], resumed):
+        np.testing.assert_array_equal(y_full, y_resumed)  # epoch 2 as in a full run
+        np.testing.assert_array_equal(x_full, x_resumed)  # and the same augmentation
+    orders = [np.concatenate([y for _, y in full[2 * e: 2 * e + 2]]) for e in range(3)]
+    assert all(sorted(order) == list(range(10)) for order in orders)
+    assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(_stream(0, seed=1), full))
+
+
+def test_eval_pads_to_the_replica_count_with_weight_zero():
+    images = np.zeros((97, 8, 8, 1), "uint8")
+    batches = list(data.eval_dataset(images, np.ones(97), 96, pad_to_multiple=3))
+    assert [len(b[0]) for b in batches] == [96, 3]  # no replica gets an empty batch
+    weights = np.concatenate([np.asarray(b[2]) for b in batches])
+    assert weights.sum() == 97 and weights[-2:].tolist() == [0, 0]
+    assert len(list(data.eval_dataset(images, np.ones(97), 96))[0]) == 2  # no padding: (x, y)
