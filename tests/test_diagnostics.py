@@ -157,8 +157,22 @@ def test_monitor_logs_ratios_to_history_csv_and_tensorboard(tmp_path):
     copy.deepcopy(monitor)  # and after training too
     events = EventAccumulator(str(tmp_path / "tb"))
     events.Reload()
-    assert {"grad_norm_ratio", "log_grad_norm_ratio"} <= set(events.Tags()["tensors"])
-    assert len(events.Tensors("grad_norm_ratio")) == 3
+    assert {"grad_norm_ratio", "log_grad_norm_ratio", "grad_norm_ratio_profile"} <= set(
+        events.Tags()["tensors"])
+    # At the steps of Keras' epoch scalars (the epoch index); the measurement
+    # before training stays in `history`.
+    assert [e.step for e in events.Tensors("grad_norm_ratio")] == [0, 1]
+    assert [e.step for e in events.Tensors("grad_norm_ratio_profile")] == [0, 1]
+
+
+def test_monitor_can_keep_per_block_keys_out_of_logs():
+    _, model = _chain_model()
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = _batch(8)
+    monitor = callbacks.NormPreservationMonitor(x, y, log_each_block=False)
+    history = model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[monitor])
+    assert [k for k in history.history if k.startswith("grad_norm_ratio")] == [
+        "grad_norm_ratio_max_log_deviation"]
 
 
 def test_monitor_every_n_epochs():

@@ -56,22 +56,11 @@ def fit(model_or_name, dataset="cifar10", **options):
     run = rundir.plan(config.log_dir, config.existing, config.run_options())
     devices = distribute.configure(config.cpu_replicas)
     rundir.check_replicas(run, devices.replicas)
-    global_batch = config.batch_size * devices.replicas
     (x_train, y_train), (x_test, y_test), info = load_data(dataset, config)
-    keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision != "none":
-        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
-    drop = devices.replicas > 1
+    global_batch = config.batch_size * devices.replicas
+    drop = devices.replicas > 1  # a short last batch could leave a replica empty
     steps = data.steps_per_epoch(info.train_examples, global_batch, drop)
-    with devices.scope():
-        model = build_model(model_or_name, config, info)
-        if getattr(model, "optimizer", None) is None or isinstance(model_or_name, str):
-            optimizer = recipe.paper_sgd(
-                recipe.lr_schedule(config.lr * devices.replicas, config.epochs, steps),
-                momentum=config.momentum,
-                weight_decay=config.weight_decay,
-            )
-            recipe.compile_classifier(model, optimizer, config.jit)
+    model = prepare_model(model_or_name, config, info, devices, steps)
     rundir.claim(run, config.run_options(), {
         "backend": keras.backend.backend(), "replicas": devices.replicas,
         "global_batch": global_batch})
@@ -82,19 +71,12 @@ def fit(model_or_name, dataset="cifar10", **options):
     train = data.train_dataset(
         x_train, y_train, global_batch, config.epochs, first_epoch=run.first_epoch,
         seed=config.seed, drop_remainder=drop, **shape)
-    test = data.eval_dataset(x_test, y_test, global_batch, pad_to_multiple=devices.replicas, **shape)
+    test = data.eval_dataset(x_test, y_test, global_batch, pad_to_multiple=devices.replicas,
+                             **shape)
     probe = (data.prepare_images(x_test[: config.grad_norm_examples], **shape),
              y_test[: config.grad_norm_examples])
     callback_list = make_callbacks(config, run, info, probe)
-    _say(config, f"{config.model or model.name} on {info.name} ({info.train_examples} train "
-         f"images from {info.source}), {devices.replicas} replica(s), global batch "
-         f"{global_batch}, backend {keras.backend.backend()}, run in {run.path}")
-    if run.first_epoch:
-        _say(config, f"resuming at epoch {run.first_epoch + 1} from the backup of epoch "
-             f"{run.first_epoch}")
-    note = distribute.remat_note(config.remat)
-    if note:
-        _say(config, f"note: {note}")
+    _announce(config, run, info, devices, model)
     start = time.perf_counter()
     if run.first_epoch < config.epochs:
         model.fit(train, validation_data=test, epochs=config.epochs,
@@ -115,6 +97,37 @@ def fit(model_or_name, dataset="cifar10", **options):
          f"{metrics['best_epoch']}, best.keras), last {metrics['last_test_error']:.4f}; "
          f"metrics in {os.path.join(run.path, 'metrics.json')}")
     return metrics
+
+
+def prepare_model(model_or_name, config, info, devices, steps):
+    """The seeded model, built and compiled under the devices' scope."""
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    with devices.scope():
+        model = build_model(model_or_name, config, info)
+        if getattr(model, "optimizer", None) is None or isinstance(model_or_name, str):
+            optimizer = recipe.paper_sgd(
+                recipe.lr_schedule(config.lr * devices.replicas, config.epochs, steps),
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
+            )
+            recipe.compile_classifier(model, optimizer, config.jit)
+    return model
+
+
+def _announce(config, run, info, devices, model):
+    """Says what runs where, and notes."""
+    _say(config, f"{config.model or model.name} on {info.name} ({info.train_examples} train "
+         f"images from {info.source}), {devices.replicas} replica(s), global batch "
+         f"{config.batch_size * devices.replicas}, backend {keras.backend.backend()}, "
+         f"run in {run.path}")
+    if run.first_epoch:
+        _say(config, f"resuming at epoch {run.first_epoch + 1} from the backup of epoch "
+             f"{run.first_epoch}")
+    note = distribute.remat_note(config.remat)
+    if note:
+        _say(config, f"note: {note}")
 
 
 def make_config(model_or_name, dataset, options):
