@@ -9,6 +9,7 @@ import json
 import os
 import time
 
+import keras
 import pytest
 
 from keras_procrustes.cli import train as train_command
@@ -116,3 +117,10 @@ def test_corrupt_oracle_json_is_one_line(tmp_path, capsys):
     (project / "oracle.json").write_text('{"ongoing_trials": {')
     err = _refused(tune_command.main, ["--directory", str(tmp_path)], tmp_path, capsys)
     assert "oracle.json is corrupt" in err and "--overwrite" in err
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="refused off TensorFlow")
+def test_cpu_replicas_off_tensorflow_is_refused(tmp_path, capsys):
+    err = _refused(train_command.main, ["--cpu-replicas", "2", "--log-dir", str(tmp_path / "r")],
+                   tmp_path, capsys)
+    assert "--cpu-replicas 2" in err and "KERAS_BACKEND=tensorflow" in err

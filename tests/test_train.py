@@ -110,6 +110,7 @@ def test_train_logs_and_its_best_model_takes_raw_pixels(tmp_path):
 
 
 @needs_fashion
+@tensorflow_only
 def test_three_replicas_with_a_short_last_batch(tmp_path):
     # 97 examples, global batch 96: the last batch would leave replicas empty.
     metrics, stdout = _train(tmp_path, "--epochs", "1", "--max-train-examples", "97",

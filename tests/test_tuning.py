@@ -139,6 +139,7 @@ def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy")
 def test_cli_search_on_three_replicas_with_an_odd_batch_size(tmp_path):
     command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "5", "--max-trials", "1", "--epochs", "1",

@@ -155,7 +155,16 @@ class TrainingConfig:
                 continue
             if not is_valid(value):
                 raise OptionError(name, value, requirement)
+        self._check_backend()
         self._check_model()
+
+    def _check_backend(self):
+        import keras
+
+        if self.cpu_replicas > 1 and keras.backend.backend() != "tensorflow":
+            raise OptionError(
+                "cpu_replicas", self.cpu_replicas, "needs KERAS_BACKEND=tensorflow (on JAX, "
+                "training over several CPU devices hung on a 2-core machine)")
 
     def _check_model(self):
         from keras_procrustes import models
