@@ -12,26 +12,57 @@ from keras import ops
 from keras_procrustes import autodiff
 from keras_procrustes import spectral
 from keras_procrustes.layers import IdentityResidualBlock
+from keras_procrustes.layers import IdentityResidualStack
 from keras_procrustes.layers import NormPreservingTransition
 
-MEASURED_TYPES = (IdentityResidualBlock, NormPreservingTransition)
+MEASURED_TYPES = (IdentityResidualBlock, IdentityResidualStack, NormPreservingTransition)
 
 
 def measured_layers(model):
-    """The residual blocks and transitions of a model, in graph order.
+    """The residual blocks, stacks and transitions of a model, in graph order.
 
     Args:
         model: a functional or Sequential Keras model.
 
     Returns:
         A list of layers (`IdentityResidualBlock` and its subclass
-        `ProjectionResidualBlock`, `NormPreservingTransition`).
+        `ProjectionResidualBlock`, `IdentityResidualStack`,
+        `NormPreservingTransition`).
     """
     return [layer for layer in model.layers if isinstance(layer, MEASURED_TYPES)]
 
 
+def _measured_names(layer):
+    """The names a measured layer's ratios go under: its blocks' for a stack."""
+    if isinstance(layer, IdentityResidualStack):
+        return layer.block_names
+    return [layer.name]
+
+
+def identity_block_names(model):
+    """The names of a model's identity residual blocks, unrolled or scanned.
+
+    Args:
+        model: a functional or Sequential Keras model.
+
+    Returns:
+        A list of names in graph order, the keys of `gradient_norm_ratios`
+        that belong to blocks with an identity skip (not transitions, not
+        projection-shortcut blocks).
+    """
+    return [
+        name
+        for layer in measured_layers(model)
+        if type(layer) in (IdentityResidualBlock, IdentityResidualStack)
+        for name in _measured_names(layer)
+    ]
+
+
 class _Probes:
-    """Zero tensors added at the input and output of each measured layer."""
+    """Zero tensors added at the input and output of each measured layer.
+
+    A stack's probes have a leading block axis: one pair per block.
+    """
 
     def __init__(self):
         self.values = None  # name -> (input probe, output probe)
@@ -55,9 +86,14 @@ class _ProbedLayer(keras.layers.Layer):
         name = self.inner.name
         if self.probes.values is None:
             outputs = self.inner(inputs, training=training)
-            self.probes.shapes[name] = (ops.shape(inputs), ops.shape(outputs))
+            shapes = (tuple(ops.shape(inputs)), tuple(ops.shape(outputs)))
+            if isinstance(self.inner, IdentityResidualStack):
+                shapes = tuple((self.inner.num_blocks, *shape) for shape in shapes)
+            self.probes.shapes[name] = shapes
             return outputs
         probe_in, probe_out = self.probes.values[name]
+        if isinstance(self.inner, IdentityResidualStack):
+            return self.inner(inputs, training=training, probes=(probe_in, probe_out))
         return self.inner(inputs + probe_in, training=training) + probe_out
 
     def compute_output_shape(self, input_shape):
@@ -90,7 +126,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
     Args:
         model: a functional or Sequential model whose blocks are this
             package's layers (`IdentityResidualBlock`,
-            `ProjectionResidualBlock`, `NormPreservingTransition`).
+            `ProjectionResidualBlock`, `IdentityResidualStack`,
+            `NormPreservingTransition`).
         x: a batch of inputs.
         y: the batch's targets.
         loss: a Keras loss (name, function or object); default the model's
@@ -99,7 +136,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
         training: batch-norm mode.
 
     Returns:
-        A dict, layer name -> ratio (float), in graph order.
+        A dict, layer name -> ratio (float), in graph order; a stack gives
+        one entry per block, under the block's name (`stage1_block5`).
 
     Example:
     >>> ratios = gradient_norm_ratios(models.resnet164(), x[:32], y[:32])
@@ -108,8 +146,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
     layers = measured_layers(model)
     if not layers:
         raise ValueError(
-            f"Model '{model.name}' has no IdentityResidualBlock or "
-            "NormPreservingTransition layer to measure."
+            f"Model '{model.name}' has no IdentityResidualBlock, "
+            "IdentityResidualStack or NormPreservingTransition layer to measure."
         )
     loss_fn = _loss_function(model, loss)
     probes = _Probes()
@@ -138,10 +176,14 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
 
     _, grads = autodiff.value_and_gradients(batch_loss, zeros)
     ratios = {}
-    for i, name in enumerate(names):
-        norm_in = ops.sqrt(ops.sum(ops.square(grads[2 * i])))
-        norm_out = ops.sqrt(ops.sum(ops.square(grads[2 * i + 1])))
-        ratios[name] = float(ops.convert_to_numpy(norm_in / norm_out))
+    for i, layer in enumerate(layers):
+        block_names = _measured_names(layer)
+        grad_in = ops.reshape(grads[2 * i], (len(block_names), -1))
+        grad_out = ops.reshape(grads[2 * i + 1], (len(block_names), -1))
+        norm_in = ops.sqrt(ops.sum(ops.square(grad_in), axis=1))
+        norm_out = ops.sqrt(ops.sum(ops.square(grad_out), axis=1))
+        values = ops.convert_to_numpy(norm_in / norm_out)
+        ratios.update((name, float(value)) for name, value in zip(block_names, values))
     return ratios
 
 

@@ -83,7 +83,6 @@ def measure_depths(x_probe, y_probe, info, seed):
     import keras
 
     from keras_procrustes import diagnostics
-    from keras_procrustes import layers
     from keras_procrustes import models
 
     spreads = {}
@@ -94,11 +93,8 @@ def measure_depths(x_probe, y_probe, info, seed):
                                include_preprocessing=True, preprocessing_mean=info.mean,
                                preprocessing_std=info.std)
             ratios = diagnostics.gradient_norm_ratios(model, x_probe, y_probe)
-            identity = [
-                abs(float(np.log(ratios[layer.name])))
-                for layer in model.layers
-                if type(layer) is layers.IdentityResidualBlock
-            ]
+            identity = [abs(float(np.log(ratios[name])))
+                        for name in diagnostics.identity_block_names(model)]
             spreads[name] = {"median": float(np.median(identity)), "max": float(np.max(identity)),
                              "blocks": len(identity), "ratios": ratios}
             print(f"{name}: {len(identity)} identity blocks, median |ln r| "

@@ -185,3 +185,27 @@ def test_remat_keeps_fewer_activations_for_the_backward_pass():
         saved[remat] = saved_for_backward_bytes(model, batch_size=8)
     # Plain: each block keeps about 9 maps of 16-64 channels; remat: its input.
     assert saved[True] < 0.4 * saved[False]
+
+
+@pytest.mark.parametrize("block_type, channels", [("basic", 8), ("bottleneck", 32)])
+def test_block_convs_are_drawn_independently(block_type, channels):
+    # One initializer object shared by the convs gave them one draw: equal
+    # 3x3 kernels in a basic block, scaled copies (correlation 1) in a
+    # bottleneck's two 1x1 convs.
+    block = layers.IdentityResidualBlock(8, block_type)
+    block.build((None, 8, 8, channels))
+    first, last = (keras.ops.convert_to_numpy(c.kernel).ravel() for c in block.convs[::len(block.convs) - 1])
+    assert abs(np.corrcoef(first, last)[0, 1]) < 0.3
+    seeded = [layers.IdentityResidualBlock(8, block_type, kernel_initializer=keras.initializers.HeNormal(seed=3))
+              for _ in range(2)]
+    for b in seeded:
+        b.build((None, 8, 8, channels))
+    np.testing.assert_array_equal(*(keras.ops.convert_to_numpy(b.convs[0].kernel) for b in seeded))
+
+
+def test_projection_shortcut_is_drawn_apart_from_the_branch():
+    block = layers.ProjectionResidualBlock(8, strides=1)
+    block.build((None, 8, 8, 8))
+    shortcut = keras.ops.convert_to_numpy(block.shortcut.kernel).ravel()
+    last = keras.ops.convert_to_numpy(block.convs[-1].kernel).ravel()
+    assert abs(np.corrcoef(shortcut, last)[0, 1]) < 0.3

@@ -5,9 +5,11 @@ from keras_procrustes.layers.norm_preserving_transition import (
 )
 from keras_procrustes.layers.residual_block import IdentityResidualBlock
 from keras_procrustes.layers.residual_block import ProjectionResidualBlock
+from keras_procrustes.layers.residual_stack import IdentityResidualStack
 
 __all__ = [
     "IdentityResidualBlock",
+    "IdentityResidualStack",
     "NormPreservingTransition",
     "ProjectionResidualBlock",
 ]

@@ -13,56 +13,14 @@ moving statistics are updated once, outside it.
 import keras
 from keras import layers
 
+from keras_procrustes.layers.initializers import independent_initializers
+from keras_procrustes.layers.normalization import batch_normalize
+from keras_procrustes.layers.normalization import update_moving_statistics
+
 BLOCK_TYPES = ("bottleneck", "basic")
 
 
-def batch_normalize(norm, inputs):
-    """Training-mode batch norm of `inputs` by a built `BatchNormalization`.
-
-    The computation of `norm(inputs, training=True)` without its update of
-    the moving statistics, so that it can run inside `keras.remat`.
-
-    Args:
-        norm: a built `keras.layers.BatchNormalization` (last axis).
-        inputs: its input.
-
-    Returns:
-        `(outputs, mean, variance)`: the normalised inputs in the layer's
-        compute dtype and the batch moments (float32 or wider).
-    """
-    compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
-    inputs = keras.ops.cast(inputs, compute_dtype)
-    axes = list(range(len(inputs.shape) - 1))
-    mean, variance = keras.ops.moments(inputs, axes=axes)
-    outputs = keras.ops.batch_normalization(
-        inputs,
-        mean,
-        variance,
-        axis=-1,
-        offset=keras.ops.cast(norm.beta, compute_dtype),
-        scale=keras.ops.cast(norm.gamma, compute_dtype),
-        epsilon=norm.epsilon,
-    )
-    return keras.ops.cast(outputs, norm.compute_dtype), mean, variance
-
-
-def update_moving_statistics(norm, mean, variance):
-    """Moves `norm`'s moving mean and variance toward batch moments.
-
-    The same exponential average as `BatchNormalization` in training mode.
-
-    Args:
-        norm: a built `keras.layers.BatchNormalization`.
-        mean: the batch mean.
-        variance: the batch variance.
-    """
-    for moving, batch in ((norm.moving_mean, mean), (norm.moving_variance, variance)):
-        batch = keras.ops.stop_gradient(batch)
-        moving_value = keras.ops.cast(moving, batch.dtype)
-        moving.assign(moving_value * norm.momentum + batch * (1.0 - norm.momentum))
-
-
-def _unit_specs(filters, block_type, strides):
+def unit_specs(filters, block_type, strides=1):
     """(filters, kernel size, strides) of the convs of a residual branch."""
     if block_type == "bottleneck":
         return [(filters, 1, 1), (filters, 3, strides), (4 * filters, 1, 1)]
@@ -125,7 +83,11 @@ class IdentityResidualBlock(layers.Layer):
         self.output_channels = filters * (4 if block_type == "bottleneck" else 1)
         self.norms = []
         self.convs = []
-        specs = _unit_specs(filters, block_type, self.strides)
+        specs = unit_specs(filters, block_type, self.strides)
+        # One more for ProjectionResidualBlock's shortcut.
+        self.conv_initializers = independent_initializers(
+            self.kernel_initializer, len(specs) + 1
+        )
         for index, (width, size, strides) in enumerate(specs, start=1):
             self.norms.append(
                 layers.BatchNormalization(
@@ -142,7 +104,7 @@ class IdentityResidualBlock(layers.Layer):
                     strides=strides,
                     padding="same",
                     use_bias=False,
-                    kernel_initializer=self.kernel_initializer,
+                    kernel_initializer=self.conv_initializers[index - 1],
                     dtype=self.dtype_policy,
                     name=f"{index}_conv",
                 )
@@ -268,7 +230,7 @@ class ProjectionResidualBlock(IdentityResidualBlock):
             1,
             strides=strides,
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=self.conv_initializers[-1],
             dtype=self.dtype_policy,
             name="0_conv",
         )

@@ -11,6 +11,8 @@ Example:
 import functools
 import re
 
+from keras_procrustes.models.convert import convert_weights
+from keras_procrustes.models.resnet import SCAN_MIN_BLOCKS
 from keras_procrustes.models.resnet import ProcrustesResNet
 from keras_procrustes.models.resnet import blocks_per_stage
 from keras_procrustes.models.resnet import resnet
@@ -90,7 +92,9 @@ def get(name, **kwargs):
 
 __all__ = [
     "ProcrustesResNet",
+    "SCAN_MIN_BLOCKS",
     "blocks_per_stage",
+    "convert_weights",
     "get",
     "get_builder",
     "list_models",

@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from keras_procrustes.layers import IdentityResidualBlock
+from keras_procrustes.layers import IdentityResidualStack
 from keras_procrustes.layers import NormPreservingTransition
 from keras_procrustes.layers import ProjectionResidualBlock
 from keras_procrustes.layers.residual_block import BLOCK_TYPES
@@ -19,6 +20,10 @@ from keras_procrustes.layers.residual_block import BLOCK_TYPES
 # and classifier) for the baseline, + 2 more (the transitions) for the
 # Procrustes form.
 LAYERS_PER_BLOCK = {"bottleneck": 3, "basic": 2}
+
+# With `scan=None`, a stage runs as one scan from this many identity blocks
+# on (benchmarks/depth.py: below it, unrolled blocks trace quickly anyway).
+SCAN_MIN_BLOCKS = 12
 
 
 def _check_arguments(
@@ -135,24 +140,41 @@ def _transition(x, filters, index, projection_kwargs):
     )(x)
 
 
-def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat):
-    """The residual blocks of one stage, named `stage{s}_block{b}`."""
+def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan):
+    """The residual blocks of one stage, named `stage{s}_block{b}`.
+
+    The first block of a baseline stage has a projection shortcut. The
+    identity blocks are unrolled, or with `scan` one `IdentityResidualStack`
+    named `stage{s}_stack` whose blocks keep those names.
+    """
     out_channels = filters * (4 if block_type == "bottleneck" else 1)
-    for block in range(1, num_blocks + 1):
-        name = f"stage{stage}_block{block}"
-        needs_projection = block == 1 and (stage > 1 or x.shape[-1] != out_channels)
-        if needs_projection and not procrustes:
-            x = ProjectionResidualBlock(
-                filters,
-                strides=1 if stage == 1 else 2,
-                block_type=block_type,
-                remat=remat,
-                name=name,
-            )(x)
-        else:
-            x = IdentityResidualBlock(
-                filters, block_type=block_type, remat=remat, name=name
-            )(x)
+    first_identity = 1
+    if not procrustes and (stage > 1 or x.shape[-1] != out_channels):
+        x = ProjectionResidualBlock(
+            filters,
+            strides=1 if stage == 1 else 2,
+            block_type=block_type,
+            remat=remat,
+            name=f"stage{stage}_block1",
+        )(x)
+        first_identity = 2
+    identity_blocks = num_blocks - first_identity + 1
+    if scan is None:
+        scan = identity_blocks >= SCAN_MIN_BLOCKS
+    if scan and identity_blocks > 0:
+        return IdentityResidualStack(
+            identity_blocks,
+            filters,
+            block_type=block_type,
+            remat=remat,
+            block_prefix=f"stage{stage}_block",
+            first_block=first_identity,
+            name=f"stage{stage}_stack",
+        )(x)
+    for block in range(first_identity, num_blocks + 1):
+        x = IdentityResidualBlock(
+            filters, block_type=block_type, remat=remat, name=f"stage{stage}_block{block}"
+        )(x)
     return x
 
 
@@ -176,6 +198,7 @@ def ProcrustesResNet(
     project_transitions=True,
     seed=0,
     remat=False,
+    scan=None,
     include_preprocessing=False,
     preprocessing_mean=None,
     preprocessing_std=None,
@@ -216,6 +239,11 @@ def ProcrustesResNet(
         remat: recompute each residual block in the backward pass instead
             of storing its activations (`keras.remat`): less memory for
             deep nets and big batches, at the cost of a second forward.
+        scan: run each stage's identity blocks as one `keras.ops.scan`
+            (an `IdentityResidualStack`), so that trace and compile time do
+            not grow with depth; `None` scans the stages of at least
+            `SCAN_MIN_BLOCKS` identity blocks. The outputs are the same;
+            `models.convert_weights` moves weights between the two forms.
         include_preprocessing: start with a `Normalization` layer, so the
             model takes raw pixel values in [0, 255].
         preprocessing_mean: per-channel mean of the raw pixels (the
@@ -261,7 +289,7 @@ def ProcrustesResNet(
         if procrustes and stage > 1:
             transition_kwargs = projection_kwargs if project_transitions else None
             x = _transition(x, filters * expansion, stage - 1, transition_kwargs)
-        x = _stage(x, stage, num_blocks, filters, block_type, procrustes, remat)
+        x = _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan)
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="post_bn")(x)
     x = layers.Activation("relu", name="post_relu")(x)
     if include_top:
@@ -338,7 +366,8 @@ DOC = """
         classifier_activation: activation of the classifier.
         name: the model's name.
         **kwargs: other options of `ProcrustesResNet`
-            (`projection_probability`, `projection_engine`, `remat`, ...).
+            (`projection_probability`, `projection_engine`, `remat`,
+            `scan`, ...).
 
     Returns:
         An uncompiled `keras.Model`.
