@@ -212,7 +212,7 @@ class IdentityResidualStack(keras.layers.Layer):
                 y = y + block_probes[1]
             moments = [
                 ops.stop_gradient(ops.slice_update(
-                    stack, (index, 0), ops.cast(value, stack.dtype)[None]))
+                    stack, (index, ops.zeros_like(index)), ops.cast(value, stack.dtype)[None]))
                 for stack, value in zip(moments, block_moments)
             ]
             return (y, moments), None
