@@ -1,6 +1,7 @@
 """`ProcrustesProjection`: the norm-preserving weight constraint."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_procrustes import polar
@@ -48,27 +49,91 @@ def projection_draw(step, seed):
     return ops.cast(phase, "float32") / _WEYL_PERIOD
 
 
+def _is_traced(tensor):
+    """Whether `tensor` is symbolic: inside `tf.function` or a JAX trace.
+
+    A traced tensor has no value to inspect, so eager checks skip it.
+    """
+    from keras.src.utils import backend_utils
+    from keras.src.utils import jax_utils
+
+    return backend_utils.in_tf_graph() or jax_utils.is_in_jax_tracing_scope(
+        tensor
+    )
+
+
+def _check_finite(kernel):
+    """Raises a ValueError if a concrete `kernel` holds NaN or inf.
+
+    A traced kernel (inside `tf.function` or `jax.jit`) passes unchecked.
+
+    Args:
+        kernel: a tensor.
+    """
+    if _is_traced(kernel):
+        return
+    values = ops.convert_to_numpy(kernel)
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    if nan or inf:
+        raise ValueError(
+            f"The kernel of shape {tuple(values.shape)} holds {nan} NaN and "
+            f"{inf} inf of its {values.size} values; a kernel that is not "
+            "finite has no projection. The training that produced it has "
+            "diverged (try a lower learning rate)."
+        )
+
+
+def _check_spatial_shape(spatial_shape):
+    """`spatial_shape` as stored: None, a positive int or a tuple of them."""
+    if spatial_shape is None:
+        return None
+    if isinstance(spatial_shape, int):
+        sizes, stored = (spatial_shape,), spatial_shape
+    else:
+        sizes = stored = tuple(spatial_shape)
+    if len(sizes) > 2 or not all(isinstance(n, int) and n > 0 for n in sizes):
+        raise ValueError(
+            "`spatial_shape` must be None or (), (length,), (height, width) "
+            "of positive ints, or one positive int. "
+            f"Received spatial_shape={spatial_shape}"
+        )
+    return stored
+
+
 @keras.saving.register_keras_serializable(package="keras_procrustes")
 class ProcrustesProjection(keras.constraints.Constraint):
-    """Projects a conv kernel onto the nearest norm-preserving operator.
+    """Projects a kernel onto the nearest norm-preserving operator.
 
     Every per-frequency transfer matrix of the convolution (stride 1,
     circular padding, at the layer's input size) is replaced by `target`
     times its polar factor, so every nonzero singular value of the operator
     becomes `target` (exactly for 1x1 kernels, approximately for larger
-    ones; see `projection.project_kernel`).
+    ones; see `projection.project_kernel`). It serves `Conv2D`, `Conv1D`
+    and `Dense` kernels: a Dense kernel becomes `target` times its polar
+    factor (orthonormal rows or columns), exactly; a Conv1D kernel is
+    projected per frequency like a Conv2D one.
 
     Keras calls a constraint inside `optimizer.apply`, after the update. There
     it projects at a step with probability `probability`; the draw is a
     deterministic function of the optimizer's step count and `seed`, so every
     replica under a distribution strategy takes the same decision. Called
-    directly, outside an optimizer step, it always projects.
+    directly, outside an optimizer step, it always projects, and a kernel
+    holding NaN or inf raises a ValueError. Inside an optimizer step or a
+    traced function (`tf.function`, `jax.jit`) such a kernel is left as it
+    is: the non-finite loss that follows reports it (the trainer stops).
 
     Args:
-        spatial_shape: `(height, width)` of the layer's input, the FFT size.
+        spatial_shape: the layer's input size, the FFT size:
+            `(height, width)` for Conv2D, `(length,)` for Conv1D, `None`
+            (default) or `()` for Dense; one int means that size on every
+            spatial axis. `None` also serves 1x1 (and Conv1D `k=1`)
+            kernels, whose projection does not depend on it.
         target: the singular value to project onto. `None` (default) means
-            `target_scale * sqrt(c_out / c_in)`, which keeps the gradient's
-            norm in expectation.
+            `target_scale * sqrt(max(c_out / c_in, 1))`: `sqrt(c_out / c_in)`
+            (the paper's) for an expanding layer keeps the gradient's norm in
+            expectation; 1 for a contracting layer keeps every gradient's
+            norm exactly (see `projection.default_target`).
         target_scale: multiplies the default target; unused when `target` is
             given.
         probability: the chance of projecting at an optimizer step, in
@@ -81,14 +146,18 @@ class ProcrustesProjection(keras.constraints.Constraint):
             3x3 kernel onto one tap). For reproduction only.
 
     Example:
-    >>> layer = keras.layers.Conv2D(
+    >>> conv = keras.layers.Conv2D(
     ...     64, 3, padding="same", use_bias=False,
     ...     kernel_constraint=ProcrustesProjection((32, 32)))
+    >>> conv1d = keras.layers.Conv1D(
+    ...     64, 5, kernel_constraint=ProcrustesProjection((100,)))
+    >>> dense = keras.layers.Dense(
+    ...     64, kernel_constraint=ProcrustesProjection())
     """
 
     def __init__(
         self,
-        spatial_shape,
+        spatial_shape=None,
         target=None,
         target_scale=1.0,
         probability=0.5,
@@ -97,16 +166,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
         seed=0,
         conjugate_bug=False,
     ):
-        if isinstance(spatial_shape, int):
-            spatial_shape = (spatial_shape, spatial_shape)
-        spatial_shape = tuple(spatial_shape)
-        if len(spatial_shape) != 2 or not all(
-            isinstance(n, int) and n > 0 for n in spatial_shape
-        ):
-            raise ValueError(
-                "`spatial_shape` must be two positive ints (height, width). "
-                f"Received spatial_shape={spatial_shape}"
-            )
+        spatial_shape = _check_spatial_shape(spatial_shape)
         if not 0.0 <= probability <= 1.0:
             raise ValueError(
                 "`probability` must be in [0, 1]. "
@@ -144,7 +204,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
         """The target singular value for a kernel of `kernel_shape`.
 
         Args:
-            kernel_shape: `(kh, kw, c_in, c_out)`.
+            kernel_shape: the kernel's shape, `(..., c_in, c_out)`.
 
         Returns:
             A float.
@@ -157,41 +217,63 @@ class ProcrustesProjection(keras.constraints.Constraint):
         """Projects `kernel` unconditionally.
 
         Args:
-            kernel: a `(kh, kw, c_in, c_out)` kernel.
+            kernel: a Conv2D, Conv1D or Dense kernel.
 
         Returns:
-            The projected kernel, same shape and dtype.
+            The projected kernel, same shape and dtype. A concrete kernel
+            holding NaN or inf raises a ValueError.
         """
-        kernel_shape = spectral.check_kernel(kernel)
+        kernel = ops.convert_to_tensor(kernel)
+        self._check_shape(kernel)
+        _check_finite(kernel)
+        return self._project(kernel)
+
+    def _check_shape(self, kernel):
+        spectral.check_fft_shape(
+            self.spatial_shape, spectral.check_kernel(kernel)
+        )
+
+    def _project(self, kernel):
         return projection.project_kernel(
             kernel,
             self.spatial_shape,
-            target=self.target_for(kernel_shape),
+            target=self.target_for(kernel.shape),
             engine=self.engine,
             iterations=self.iterations,
             conjugate_bug=self.conjugate_bug,
         )
 
     def __call__(self, w):
+        """Projects `w` (or, inside an optimizer step, maybe; see above).
+
+        Args:
+            w: the kernel variable or tensor.
+
+        Returns:
+            The constrained kernel, same shape and dtype.
+        """
         kernel = ops.convert_to_tensor(w)
-        spectral.check_fft_shape(
-            self.spatial_shape, spectral.check_kernel(kernel)
-        )
         iterations = _optimizer_iterations()
-        if iterations is None or self.probability >= 1.0:
+        if iterations is None and not _is_traced(kernel):
             return self.project(kernel)
-        if self.probability <= 0.0:
+        self._check_shape(kernel)
+        if iterations is not None and self.probability <= 0.0:
             return kernel
-        draw = projection_draw(ops.convert_to_tensor(iterations), self.seed)
+        project_now = ops.all(ops.isfinite(kernel))
+        if iterations is not None and self.probability < 1.0:
+            draw = projection_draw(ops.convert_to_tensor(iterations), self.seed)
+            project_now = ops.logical_and(project_now, draw < self.probability)
         return ops.cond(
-            draw < self.probability,
-            lambda: self.project(kernel),
-            lambda: kernel,
+            project_now, lambda: self._project(kernel), lambda: kernel
         )
 
     def get_config(self):
         return {
-            "spatial_shape": list(self.spatial_shape),
+            "spatial_shape": (
+                list(self.spatial_shape)
+                if isinstance(self.spatial_shape, tuple)
+                else self.spatial_shape
+            ),
             "target": self.target,
             "target_scale": self.target_scale,
             "probability": self.probability,

@@ -1,4 +1,4 @@
-"""Projection of a conv kernel onto the nearest norm-preserving operator."""
+"""Projection of a kernel onto the nearest norm-preserving operator."""
 
 import math
 
@@ -9,39 +9,54 @@ from keras_procrustes import spectral
 
 
 def default_target(kernel_shape):
-    """`sqrt(c_out / c_in)`: keeps the gradient's norm in expectation.
+    """`sqrt(max(c_out / c_in, 1))`: the singular value that keeps the
+    gradient's norm.
+
+    Back-propagation multiplies the output gradient by each frequency's
+    `c_in x c_out` transfer matrix. With every singular value `t`, an
+    expanding layer (`c_out > c_in`, rank `c_in`) keeps `c_in / c_out` of a
+    random gradient's squared norm, so `t = sqrt(c_out / c_in)` keeps its
+    norm in expectation (the paper's target). A contracting layer
+    (`c_in >= c_out`, rank `c_out`) maps the gradient isometrically up to
+    `t`, so `t = 1` keeps every gradient's norm exactly;
+    `sqrt(c_out / c_in)` there would shrink every gradient by that factor.
 
     Args:
-        kernel_shape: `(kh, kw, c_in, c_out)`.
+        kernel_shape: the kernel's shape, `(..., c_in, c_out)`.
 
     Returns:
         The target singular value, a float.
     """
-    return math.sqrt(kernel_shape[3] / kernel_shape[2])
+    return math.sqrt(max(kernel_shape[-1] / kernel_shape[-2], 1.0))
 
 
 def project_kernel(
     kernel,
-    spatial_shape,
+    spatial_shape=None,
     target=None,
     engine="svd",
     iterations=10,
     conjugate_bug=False,
 ):
-    """Projects a conv kernel so its operator's singular values are `target`.
+    """Projects a kernel so its operator's singular values are `target`.
 
     Each per-frequency transfer matrix `A[u, v]` of the stride-1 circular
     convolution is replaced by `target * polar(A[u, v])`; the result is
     inverse-transformed and cropped back to the kernel's support. A 1x1
-    kernel has the same matrix at every frequency, so it takes one real
-    polar factor and the projection is exact. For larger kernels the crop
-    makes it approximate; repeated projections converge.
+    kernel (and a Dense kernel) has the same matrix at every frequency, so
+    it takes one real polar factor and the projection is exact. For larger
+    kernels the crop makes it approximate; repeated projections converge.
+    Dense and Conv1D kernels are projected in their Conv2D view
+    (`spectral.as_conv2d`).
 
     Args:
-        kernel: a `(kh, kw, c_in, c_out)` kernel.
-        spatial_shape: `(height, width)` of the layer's input: the FFT size.
+        kernel: a Conv2D `(kh, kw, c_in, c_out)`, Conv1D `(k, c_in, c_out)`
+            or Dense `(c_in, c_out)` kernel.
+        spatial_shape: the layer's input size, the FFT size:
+            `(height, width)`, `(length,)`, or `None` for a Dense kernel
+            (see `spectral.check_fft_shape`).
         target: the singular value to project onto; `None` means
-            `sqrt(c_out / c_in)`.
+            `default_target(kernel.shape)`.
         engine: `"svd"` (exact polar factor) or `"newton_schulz"`.
         iterations: Newton-Schulz iterations.
         conjugate_bug: if `True`, reproduce the authors' code, which returns
@@ -51,24 +66,22 @@ def project_kernel(
     Returns:
         The projected kernel, with the input's shape and dtype.
     """
-    kernel_shape = spectral.check_kernel(kernel)
-    fft_shape = spectral.check_fft_shape(spatial_shape, kernel_shape)
+    kernel_2d, fft_shape = spectral.as_conv2d(kernel, spatial_shape)
+    shape = tuple(kernel.shape)
     if target is None:
-        target = default_target(kernel_shape)
-    kh, kw, c_in, c_out = kernel_shape
-    dtype = kernel.dtype
+        target = default_target(shape)
+    kh, kw, c_in, c_out = kernel_2d.shape
     if kh == 1 and kw == 1:
-        matrix = ops.reshape(ops.cast(kernel, "float32"), (c_in, c_out))
-        factor, _ = polar.polar_factor(
+        matrix = ops.reshape(ops.cast(kernel_2d, "float32"), (c_in, c_out))
+        projected, _ = polar.polar_factor(
             matrix, engine=engine, iterations=iterations
         )
-        projected = ops.reshape(factor, kernel_shape)
     else:
-        real, imag = spectral.kernel_spectrum(kernel, fft_shape)
+        real, imag = spectral.kernel_spectrum(kernel_2d, fft_shape)
         real, imag = polar.polar_factor(real, imag, engine, iterations)
         if conjugate_bug:
             imag = -imag
         projected = spectral.kernel_from_spectrum(
             real, imag, fft_shape, (kh, kw)
         )
-    return ops.cast(projected * target, dtype)
+    return ops.cast(ops.reshape(projected * target, shape), kernel.dtype)

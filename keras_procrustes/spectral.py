@@ -1,4 +1,4 @@
-"""The spectrum of a 2-D convolution operator, in pure `keras.ops`.
+"""The spectrum of a convolution operator, in pure `keras.ops`.
 
 A stride-1 convolution with circular padding over an `n1 x n2` input is
 diagonalised by the 2-D DFT (Sedghi, Gupta & Long, ICLR 2019): its singular
@@ -8,54 +8,125 @@ of the `c_in x c_out` matrices `FFT2(kernel zero-padded to n1 x n2)[u, v]`.
 Keras has no complex dtype, so a complex array travels as a `(real, imag)`
 pair of real tensors. A real kernel's spectrum is conjugate-symmetric, so only
 the `n1 x (n2 // 2 + 1)` half given by `rfft` is computed.
+
+Dense and Conv1D kernels are taken as Conv2D kernels (`as_conv2d`): a Dense
+layer is a 1x1 convolution over one position, a Conv1D layer a `1 x k`
+convolution over a `1 x n` input.
 """
+
+import numbers
 
 from keras import ops
 
 
+_KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}
+_SPATIAL_NAMES = {2: "None or ()", 3: "(length,)", 4: "(height, width)"}
+
+
 def check_kernel(kernel):
-    """Checks that `kernel` is a conv kernel `(kh, kw, c_in, c_out)`.
+    """Checks that `kernel` is a Dense, Conv1D or Conv2D kernel.
 
     Args:
-        kernel: a tensor, variable or array.
+        kernel: a tensor, variable or array of shape `(c_in, c_out)`
+            (`keras.layers.Dense`), `(k, c_in, c_out)` (`Conv1D`) or
+            `(kh, kw, c_in, c_out)` (`Conv2D`).
 
     Returns:
-        The kernel's shape, as a tuple of 4 ints.
+        The kernel's shape, as a tuple of ints.
     """
     shape = tuple(kernel.shape)
-    if len(shape) != 4:
+    if len(shape) not in _KINDS:
         raise ValueError(
-            "Expected a 2-D convolution kernel of rank 4, "
-            f"(kernel_h, kernel_w, c_in, c_out). Received shape={shape}"
+            "Expected a kernel of rank 2 (Dense: c_in, c_out), 3 (Conv1D: "
+            "k, c_in, c_out) or 4 (Conv2D: kh, kw, c_in, c_out). "
+            f"Received shape={shape}"
         )
     return tuple(int(d) for d in shape)
 
 
+def _spatial_error(kernel_shape, spatial_shape, reason):
+    rank = len(kernel_shape)
+    return ValueError(
+        f"A {_KINDS[rank]} kernel of shape {kernel_shape} needs "
+        f"`spatial_shape` {_SPATIAL_NAMES[rank]}, {reason}. "
+        f"Received spatial_shape={spatial_shape}"
+    )
+
+
 def check_fft_shape(fft_shape, kernel_shape):
-    """Checks that `fft_shape` is an `(n1, n2)` that holds the kernel.
+    """The 2-D FFT size `(n1, n2)` of a kernel's operator.
+
+    A Dense kernel acts on one position: its FFT size is `(1, 1)`. A Conv1D
+    kernel over a length-`n` input is a `1 x k` Conv2D kernel over a `1 x n`
+    input: its FFT size is `(1, n)`.
 
     Args:
-        fft_shape: the input's spatial size, an int or a pair of ints.
-        kernel_shape: the kernel's shape `(kh, kw, c_in, c_out)`.
+        fft_shape: the input's spatial size: `(height, width)` (Conv2D),
+            `(length,)` (Conv1D), `()` (Dense), or one int for every
+            spatial axis. `None` means the kernel's own spatial size, which
+            is allowed only where that is all ones (Dense, 1x1 or k=1
+            kernels, whose projection does not depend on the input's size).
+        kernel_shape: the kernel's shape, as `check_kernel` returns it.
 
     Returns:
-        `fft_shape` as a tuple of two ints.
+        The FFT size, a tuple of two ints.
     """
-    if isinstance(fft_shape, int):
-        fft_shape = (fft_shape, fft_shape)
-    fft_shape = tuple(fft_shape)
-    if len(fft_shape) != 2 or not all(isinstance(n, int) for n in fft_shape):
-        raise ValueError(
-            "Expected `spatial_shape` to be two ints (height, width). "
-            f"Received spatial_shape={fft_shape}"
+    kernel_size = tuple(kernel_shape[:-2])
+    if fft_shape is None:
+        if any(k != 1 for k in kernel_size):
+            raise _spatial_error(
+                kernel_shape, fft_shape, "the size of the layer's input"
+            )
+        fft_shape = kernel_size
+    if isinstance(fft_shape, numbers.Integral):
+        if not kernel_size:
+            raise _spatial_error(
+                kernel_shape, fft_shape, "as it has no spatial axis"
+            )
+        fft_shape = (fft_shape,) * len(kernel_size)
+    if not isinstance(fft_shape, (tuple, list)) or not all(
+        isinstance(n, numbers.Integral) for n in fft_shape
+    ):
+        raise _spatial_error(kernel_shape, fft_shape, "a tuple of ints")
+    if len(fft_shape) != len(kernel_size):
+        raise _spatial_error(
+            kernel_shape, tuple(fft_shape), "one int per spatial axis"
         )
-    if fft_shape[0] < kernel_shape[0] or fft_shape[1] < kernel_shape[1]:
+    fft_shape = tuple(int(n) for n in fft_shape)
+    if any(n < k for n, k in zip(fft_shape, kernel_size)):
         raise ValueError(
             f"The FFT size spatial_shape={fft_shape} is smaller than the "
-            f"kernel's spatial size {kernel_shape[:2]}; it must be at least "
+            f"kernel's spatial size {kernel_size}; it must be at least "
             "as large in each dimension."
         )
-    return fft_shape
+    return (1,) * (2 - len(fft_shape)) + fft_shape
+
+
+def as_conv2d(kernel, spatial_shape=None):
+    """A Dense, Conv1D or Conv2D kernel as a Conv2D kernel, with its FFT size.
+
+    A Dense kernel `(c_in, c_out)` is a 1x1 convolution; a Conv1D kernel
+    `(k, c_in, c_out)` over a length-`n` input is a `1 x k` convolution
+    over a `1 x n` input. Both have the same operator (stride 1, circular
+    padding) as the Conv2D view, so its spectrum and projection serve them.
+
+    Args:
+        kernel: a kernel of rank 2, 3 or 4 (see `check_kernel`).
+        spatial_shape: the input's spatial size (see `check_fft_shape`).
+
+    Returns:
+        A pair `(kernel_2d, fft_shape)`: the `(kh, kw, c_in, c_out)` view of
+        the kernel and the `(n1, n2)` FFT size.
+
+    Example:
+    >>> kernel_2d, fft_shape = as_conv2d(keras.ops.ones((3, 4, 8)), (16,))
+    >>> tuple(kernel_2d.shape), fft_shape
+    ((1, 3, 4, 8), (1, 16))
+    """
+    kernel_shape = check_kernel(kernel)
+    fft_shape = check_fft_shape(spatial_shape, kernel_shape)
+    view = (1,) * (4 - len(kernel_shape)) + kernel_shape
+    return ops.reshape(kernel, view), fft_shape
 
 
 def _fft_last_axis(real, imag, inverse=False):
@@ -72,15 +143,17 @@ def kernel_spectrum(kernel, fft_shape):
     """The half spectrum of a conv kernel zero-padded to `fft_shape`.
 
     Args:
-        kernel: a `(kh, kw, c_in, c_out)` kernel.
-        fft_shape: `(n1, n2)`, the input's spatial size.
+        kernel: a Conv2D `(kh, kw, c_in, c_out)` kernel, or a Conv1D or
+            Dense kernel, taken in its Conv2D view (`as_conv2d`).
+        fft_shape: the input's spatial size, as `as_conv2d` takes it.
 
     Returns:
-        A `(real, imag)` pair, each of shape `(n1, n2 // 2 + 1, c_in, c_out)`:
-        the per-frequency transfer matrices.
+        A `(real, imag)` pair, each of shape `(n1, n2 // 2 + 1, c_in, c_out)`
+        where `(n1, n2)` is the 2-D FFT size: the per-frequency transfer
+        matrices.
     """
-    kh, kw, _, _ = check_kernel(kernel)
-    n1, n2 = check_fft_shape(fft_shape, kernel.shape)
+    kernel, (n1, n2) = as_conv2d(kernel, fft_shape)
+    kh, kw = kernel.shape[:2]
     kernel = ops.cast(kernel, "float32")
     # (c_in, c_out, kw, kh) puts the axis rfft reads (width) last after pad.
     taps = ops.transpose(kernel, (2, 3, 0, 1))
@@ -137,26 +210,30 @@ def _complex_singular_values(real, imag):
     return values[..., ::2]
 
 
-def conv_singular_values(kernel, spatial_shape):
+def conv_singular_values(kernel, spatial_shape=None):
     """Every singular value of a stride-1 convolution with circular padding.
 
     Args:
-        kernel: a `(kh, kw, c_in, c_out)` kernel, in the layout of
-            `keras.layers.Conv2D`.
-        spatial_shape: `(height, width)` of the input, or one int for a
-            square input. It must be at least the kernel's size.
+        kernel: a kernel in the layout of `keras.layers.Conv2D`
+            `(kh, kw, c_in, c_out)`, `Conv1D` `(k, c_in, c_out)` or `Dense`
+            `(c_in, c_out)` (the matrix itself).
+        spatial_shape: the input's spatial size: `(height, width)`,
+            `(length,)`, or one int for every spatial axis; `None` or `()`
+            for a Dense kernel. It must be at least the kernel's size.
 
     Returns:
-        A 1-D float32 tensor of `height * width * min(c_in, c_out)` values,
-        sorted in descending order.
+        A 1-D float32 tensor of `prod(spatial_shape) * min(c_in, c_out)`
+        values, sorted in descending order.
 
     Example:
     >>> kernel = keras.random.normal((3, 3, 2, 4))
     >>> conv_singular_values(kernel, (8, 8)).shape
     (128,)
+    >>> conv_singular_values(keras.random.normal((3, 2, 4)), (8,)).shape
+    (16,)
     """
-    kernel_shape = check_kernel(kernel)
-    n1, n2 = check_fft_shape(spatial_shape, kernel_shape)
+    kernel, (n1, n2) = as_conv2d(kernel, spatial_shape)
+    kernel_shape = tuple(kernel.shape)
     if kernel_shape[:2] == (1, 1):
         # Every frequency holds the same c_in x c_out matrix.
         matrix = ops.reshape(ops.cast(kernel, "float32"), kernel_shape[2:])
@@ -176,6 +253,7 @@ def conv_singular_values(kernel, spatial_shape):
 
 
 __all__ = [
+    "as_conv2d",
     "check_fft_shape",
     "check_kernel",
     "conv_singular_values",

@@ -35,3 +35,41 @@ def operator_singular_values(kernel, n1, n2):
         circular_conv_matrix(kernel, n1, n2), compute_uv=False
     )
     return values[: n1 * n2 * min(c_in, c_out)]
+
+
+def circular_conv1d_matrix(kernel, n):
+    """The dense matrix of a stride-1 1-D cross-correlation, circular padding.
+
+    Args:
+        kernel: numpy `(k, c_in, c_out)` kernel, Keras `Conv1D` layout.
+        n: input length.
+
+    Returns:
+        A `(n * c_out, n * c_in)` matrix `T` with `y.ravel() = T @ x.ravel()`
+        for `x` of shape `(n, c_in)`.
+    """
+    k, c_in, c_out = kernel.shape
+    matrix = np.zeros((n, c_out, n, c_in))
+    for i in range(n):
+        for a in range(k):
+            matrix[i, :, (i + a) % n, :] += kernel[a].T
+    return matrix.reshape(n * c_out, n * c_in)
+
+
+def project_conv1d(kernel, n, target):
+    """One projection of a Conv1D kernel, by numpy's FFT and SVD.
+
+    Args:
+        kernel: numpy `(k, c_in, c_out)` kernel.
+        n: the FFT size (input length).
+        target: the singular value to project onto.
+
+    Returns:
+        The `(k, c_in, c_out)` kernel whose every transfer matrix was
+        replaced by `target` times its polar factor, cropped to `k` taps.
+    """
+    k = kernel.shape[0]
+    padded = np.zeros((n,) + kernel.shape[1:])
+    padded[:k] = kernel
+    u, _, vh = np.linalg.svd(np.fft.fft(padded, axis=0), full_matrices=False)
+    return target * np.fft.ifft(u @ vh, axis=0).real[:k]

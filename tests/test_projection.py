@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from keras_procrustes import projection
+from numpy_reference import circular_conv1d_matrix
 from numpy_reference import operator_singular_values
+from numpy_reference import project_conv1d
 
 ENGINES = [("svd", 10), ("newton_schulz", 30)]
 
@@ -29,7 +31,75 @@ def test_one_projection_of_1x1_kernel_is_exact(engine, iterations, c_in, c_out):
         kernel.astype("float32"), (4, 4), engine=engine, iterations=iterations
     )
     values = operator_singular_values(np.asarray(projected, "float64"), 4, 4)
-    np.testing.assert_allclose(values, np.sqrt(c_out / c_in), atol=1e-4)
+    np.testing.assert_allclose(values, np.sqrt(max(c_out / c_in, 1)), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kernel_shape, expected",
+    [
+        ((1, 1, 3, 64), np.sqrt(64 / 3)),  # the paper's stem
+        ((1, 1, 64, 128), np.sqrt(2.0)),  # the paper's transitions
+        ((1, 1, 128, 64), 1.0),  # contracting: every value stays 1
+        ((16, 16), 1.0),
+        ((5, 8, 2), 1.0),
+        ((8, 2), 1.0),
+    ],
+)
+def test_default_target(kernel_shape, expected):
+    assert projection.default_target(kernel_shape) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("engine, iterations", ENGINES)
+@pytest.mark.parametrize("c_in, c_out", [(4, 8), (8, 4), (5, 5)])
+def test_dense_kernel_projects_to_its_scaled_polar_factor(
+    engine, iterations, c_in, c_out
+):
+    kernel = np.random.default_rng(6).normal(size=(c_in, c_out))
+    u, _, vh = np.linalg.svd(kernel, full_matrices=False)
+    projected = projection.project_kernel(
+        kernel.astype("float32"), target=1.5, engine=engine, iterations=iterations
+    )
+    assert tuple(projected.shape) == (c_in, c_out)
+    np.testing.assert_allclose(np.asarray(projected), 1.5 * u @ vh, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel_shape, length", [((3, 2, 4), 7), ((3, 4, 2), 8)])
+def test_conv1d_projection_matches_numpy(kernel_shape, length):
+    kernel = np.random.default_rng(7).normal(size=kernel_shape)
+    target = projection.default_target(kernel_shape)
+    got = projection.project_kernel(kernel.astype("float32"), (length,))
+    assert tuple(got.shape) == kernel_shape
+    expected = project_conv1d(kernel, length, target)
+    np.testing.assert_allclose(np.asarray(got), expected, atol=1e-4)
+
+
+def test_conv1d_k1_projection_is_exact_on_the_operator():
+    kernel = np.random.default_rng(8).normal(size=(1, 3, 6))
+    projected = projection.project_kernel(kernel.astype("float32"), (5,))
+    values = np.linalg.svd(
+        circular_conv1d_matrix(np.asarray(projected, "float64"), 5),
+        compute_uv=False,
+    )[: 5 * 3]
+    np.testing.assert_allclose(values, np.sqrt(2.0), atol=1e-4)
+
+
+def test_repeated_conv1d_projection_converges():
+    kernel = np.random.default_rng(9).normal(size=(3, 2, 4)).astype("float32")
+    target = np.sqrt(2.0)
+
+    def log_deviation(k):
+        matrix = circular_conv1d_matrix(np.asarray(k, "float64"), 8)
+        values = np.linalg.svd(matrix, compute_uv=False)[: 8 * 2]
+        return np.abs(np.log(values / target)).max()
+
+    deviations = [log_deviation(kernel)]
+    projected = kernel
+    for _ in range(3):
+        for _ in range(10):
+            projected = projection.project_kernel(projected, (8,))
+        deviations.append(log_deviation(projected))
+    assert all(b < a for a, b in zip(deviations, deviations[1:]))
+    assert deviations[-1] < 0.05 * deviations[0]
 
 
 def test_repeated_3x3_projection_converges_without_collapse():

@@ -13,7 +13,8 @@ class NormPreservingTransition(keras.layers.Conv2D):
     layer: the transitions between stages (1x1, stride 2, the default) and
     the stem (3x3, stride 1). At build time the layer attaches a
     `ProcrustesProjection` whose FFT size is the input's spatial size and
-    whose target is `target_scale * sqrt(filters / input_channels)`.
+    whose target is `target_scale` times the default target,
+    `sqrt(max(filters / input_channels, 1))`.
 
     Args:
         filters: output channels.
@@ -22,7 +23,8 @@ class NormPreservingTransition(keras.layers.Conv2D):
         probability: the chance of projecting at an optimizer step.
         engine: `"svd"` or `"newton_schulz"`.
         iterations: Newton-Schulz iterations.
-        target_scale: multiplies the default target `sqrt(c_out / c_in)`.
+        target_scale: multiplies the default target
+            `sqrt(max(c_out / c_in, 1))` (see `projection.default_target`).
         seed: shifts the sequence of projected steps.
         conjugate_bug: reproduce the authors' flipped projection (for
             reproduction only).
