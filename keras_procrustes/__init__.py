@@ -2,8 +2,10 @@
 for Keras 3, on TensorFlow and JAX.
 
 The core (`layers`, `constraints`, `models`, `spectral`, `diagnostics`) is
-`keras.ops` only. The training side (`data`, `train`, `callbacks`, `tune`,
-`tuning`) uses tf.data, TensorBoard and keras-tuner; import it by name.
+`keras.ops` only and needs Keras, NumPy and a backend. The training side
+(`data`, `training`, `train`, `callbacks`, `tune`, `tuning`) uses tf.data,
+TensorBoard and keras-tuner, from the `[train]` and `[tune]` extras; import it
+by name (see `keras_procrustes.optional`).
 """
 
 from keras_procrustes import constraints
@@ -15,7 +17,7 @@ from keras_procrustes.constraints import ProcrustesProjection
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import NormPreservingTransition
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place; pyproject.toml reads it
 
 __all__ = [
     "IdentityResidualBlock",

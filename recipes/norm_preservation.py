@@ -19,11 +19,13 @@ import argparse
 import json
 import os
 
-import matplotlib
+import numpy as np
 
+from keras_procrustes.optional import require
+
+matplotlib = require("matplotlib", "figures")
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+plt = require("matplotlib.pyplot", "figures")
 
 PAIRS = (("resnet164", "procresnet166"),)
 DEPTHS = (("resnet56", "procresnet58"), ("resnet164", "procresnet166"), ("resnet1001", "procresnet1003"))
@@ -122,8 +124,7 @@ def plot_depths(spreads, path):
 
 
 def write_images_to_tensorboard(paths, log_dir):
-    import tensorflow as tf
-
+    tf = require("tensorflow", "train")
     writer = tf.summary.create_file_writer(os.path.join(log_dir, "figures"))
     with writer.as_default(step=0):
         for path in paths:

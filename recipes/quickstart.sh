@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine with no internet: set up a venv, get the
+# The main job on a fresh machine with no internet: set up a venv (the
+# package and its [train] extra: TensorFlow, tfds, TensorBoard), get the
 # offline real data set (Debian's dataset-fashion-mnist), train a Procrustes
 # ResNet (ProcResNet-58) on a short schedule, with TensorBoard logs in
 # runs/quickstart (runs/quickstart-2, ... on later runs). Extra options go to
@@ -15,7 +16,7 @@ fi
 [ -d .venv ] || python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e .
+python -m pip install -q -e ".[train]"
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 keras-procrustes-train --model procresnet58 --dataset fashion_mnist \

@@ -25,14 +25,41 @@ def cifar_binary_records(images, labels, label_bytes):
     return b"".join(rows)
 
 
-def cifar_python_batch(images, labels, label_key):
-    """A CIFAR python batch, pickled as the originals: protocol 2, bytes keys."""
+def cifar_python_batch(images, labels, label_key, protocol=2):
+    """A CIFAR python batch: bytes keys, protocol 2 as the originals.
+
+    Python 3 writes bytes into a protocol-2 pickle through `_codecs.encode`
+    (the originals, from Python 2, do not); protocol 4 writes them as bytes.
+    """
     batch = {
         b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1),
         label_key: [int(l) for l in labels],
         b"batch_label": b"testing batch",
     }
-    return pickle.dumps(batch, protocol=2)
+    return pickle.dumps(batch, protocol=protocol)
+
+
+KERAS_CIFAR_FILES = {
+    "cifar10": ([f"data_batch_{i}" for i in range(1, 6)], "test_batch", b"labels"),
+    "cifar100": (["train"], "test", b"fine_labels"),
+}
+
+
+def write_keras_cifar_cache(folder, name, train, test):
+    """What `keras.datasets.<name>.load_data()` extracts into `folder`.
+
+    `folder` is the cache's layout folder, e.g.
+    `$KERAS_HOME/datasets/cifar-10-batches-py-target/cifar-10-batches-py`.
+    """
+    train_files, test_file, label_key = KERAS_CIFAR_FILES[name]
+    os.makedirs(folder, exist_ok=True)
+    chunks = np.array_split(np.arange(len(train[0])), len(train_files))
+    batches = {f: (train[0][c], train[1][c]) for f, c in zip(train_files, chunks)}
+    batches[test_file] = test
+    for file_name, (images, labels) in batches.items():
+        with open(os.path.join(folder, file_name), "wb") as handle:
+            handle.write(cifar_python_batch(images, labels, label_key, protocol=4))
+    return folder
 
 
 def write_tar(path, files):

@@ -1,9 +1,12 @@
 """Data sources and pipelines, on real files written by the tests."""
 
 import dataclasses
+import http.server
 import os
 import pickle
+import re
 import socket
+import threading
 import time
 
 import numpy as np
@@ -62,7 +65,8 @@ def test_fashion_idx(tmp_path, compress):
     not os.path.exists(sources.DEBIAN_FASHION_MNIST),
     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)",
 )
-def test_debian_fashion_mnist_is_found_by_default():
+def test_debian_fashion_mnist_is_found_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
     (x_train, y_train), (x_test, y_test), source = sources.load_arrays("fashion_mnist")
     assert source == sources.DEBIAN_FASHION_MNIST
     assert x_train.shape == (60000, 28, 28, 1) and x_test.shape == (10000, 28, 28, 1)
@@ -136,26 +140,135 @@ def test_missing_data_without_download_says_what_to_fetch(tmp_path):
     assert time.monotonic() - start < 10
 
 
-def test_unreachable_host_fails_in_seconds(tmp_path, monkeypatch):
-    # The download host is redirected to a closed port on loopback: the
-    # probe's real connection is refused, as it is without internet.
-    spec = dataclasses.replace(sources.DATASETS["cifar10"], download_host="127.0.0.1")
+# ------------------------------------------------- Keras' dataset cache --
+@pytest.mark.parametrize(
+    "name, layout, train, test",
+    [
+        ("cifar10", "cifar-10-batches-py-target/cifar-10-batches-py", CIFAR_TRAIN, CIFAR_TEST),
+        ("cifar10", "cifar-10-batches-py", CIFAR_TRAIN, CIFAR_TEST),  # Keras 2
+        ("cifar100", "cifar-100-python-target/cifar-100-python", C100_TRAIN, C100_TEST),
+        ("cifar100", "cifar-100-python", C100_TRAIN, C100_TEST),  # Keras 2
+    ],
+)
+def test_keras_cache_is_read_before_our_readers(tmp_path, monkeypatch, name, layout, train, test):
+    # Keras' cache holds a keras.datasets tree and, beside it, an extracted
+    # binary archive of other images, which this module's own readers would
+    # read first (the binary folder is their first place to look).
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    cache = os.path.join(str(tmp_path), "datasets")
+    tree = data_files.write_keras_cifar_cache(os.path.join(cache, layout), name, train, test)
+    classes = 10 if name == "cifar10" else 100
+    other = data_files.random_split(len(train[0]), classes, (32, 32, 3), seed=9)
+    writer = data_files.write_cifar10_binary if name == "cifar10" else data_files.write_cifar100_binary
+    writer(cache, other, test, archive=False)
+    loaded = sources.load_arrays(name, download=False)
+    _assert_loaded(loaded, train, test)
+    assert loaded[2] == tree
+    assert sources.keras_datasets_dir() == cache
+
+
+def test_keras_cache_is_read_by_keras_with_its_restricted_unpickler(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    tree = os.path.join(str(tmp_path), "datasets", "cifar-10-batches-py-target", "cifar-10-batches-py")
+    data_files.write_keras_cifar_cache(tree, "cifar10", CIFAR_TRAIN, CIFAR_TEST)
+    with open(os.path.join(tree, "test_batch"), "wb") as handle:
+        handle.write(pickle.dumps({b"data": _Exploit(), b"labels": [0]}, protocol=4))
+    marker = "/tmp/keras_procrustes_pwned"
+    if os.path.exists(marker):
+        os.remove(marker)
+    # Keras' words when its own reader is used (a Keras with RestrictedUnpickler), else ours.
+    words = "Refusing to deserialize" if sources.keras_batch_reader() else "refusing to load"
+    with pytest.raises(data.DataSourceError, match=f"test_batch in {re.escape(tree)}.*{words}.*posix.system"):
+        sources.load_arrays("cifar10", download=False)
+    assert not os.path.exists(marker)
+
+
+def test_keras_fashion_mnist_cache_comes_before_debian(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    folder = os.path.join(str(tmp_path), "datasets", "fashion-mnist")
+    data_files.write_fashion_idx(folder, FASHION_TRAIN, FASHION_TEST)
+    loaded = sources.load_arrays("fashion_mnist", download=False)
+    _assert_loaded(loaded, FASHION_TRAIN, FASHION_TEST)
+    assert loaded[2] == folder
+
+
+# ------------------------------------------- the bounded download attempt --
+def _no_proxies(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_download_attempt_to_a_closed_port_fails_within_seconds(tmp_path, monkeypatch):
+    _no_proxies(monkeypatch)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/cifar-10-binary.tar.gz"
+    spec = dataclasses.replace(sources.DATASETS["cifar10"], tfds_url=url)
     monkeypatch.setitem(sources.DATASETS, "cifar10", spec)
     start = time.monotonic()
-    with pytest.raises(data.DataSourceError, match="127.0.0.1 cannot be reached"):
+    with pytest.raises(data.DataSourceError, match=f"cannot download it \\({re.escape(url)}: .*--data-dir"):
         sources.load_arrays("cifar10", data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
 
 
-def test_host_reachable_on_loopback():
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        assert sources.host_reachable("127.0.0.1", server.getsockname()[1], timeout=2)
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    assert not sources.host_reachable("127.0.0.1", port, timeout=2)
+def test_download_attempt_is_bounded_when_the_server_never_answers(monkeypatch):
+    _no_proxies(monkeypatch)
+    with socket.socket() as silent:  # the kernel accepts; nothing ever replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        start = time.monotonic()
+        failure = sources.download_attempt(f"http://127.0.0.1:{silent.getsockname()[1]}/x", timeout=1)
+        elapsed = time.monotonic() - start
+    assert failure is not None and ("timed out" in failure or "no answer" in failure), failure
+    assert elapsed < 3
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy's answer: 200 for a .tar.gz, 403 for anything else."""
+
+    seen = []
+
+    def do_GET(self):
+        _Proxy.seen.append(self.path)
+        self.send_response(200 if self.path.endswith(".tar.gz") else 403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_download_attempt_goes_through_the_proxy(monkeypatch):
+    # A host that does not resolve is reached through HTTP_PROXY, as
+    # tensorflow-datasets' own download would (a raw socket would not).
+    _no_proxies(monkeypatch)
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        url = "http://cifar.invalid/cifar-10-binary.tar.gz"
+        assert sources.download_attempt(url, timeout=5) is None
+        assert sources.download_attempt("http://cifar.invalid/other", timeout=5) == "HTTP 403 Forbidden"
+        assert _Proxy.seen[-2:] == [url, "http://cifar.invalid/other"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tfds_download_without_internet_fails_within_seconds(tmp_path):
+    # The real thing: tensorflow-datasets' CIFAR-10 file, from a machine
+    # with no internet (CI reaches only package registries).
+    if sources.download_attempt(sources.DATASETS["cifar10"].tfds_url) is None:
+        pytest.skip("this machine reaches www.cs.toronto.edu: a download would start")
+    start = time.monotonic()
+    with pytest.raises(
+        data.DataSourceError,
+        match=r"cannot download it \(https://www\.cs\.toronto\.edu/~kriz/cifar-10-binary\.tar\.gz: .*--data-dir",
+    ):
+        sources.load_arrays("cifar10", data_dir=str(tmp_path))
+    assert time.monotonic() - start < 10
 
 
 def test_unknown_dataset_and_missing_folder(tmp_path):

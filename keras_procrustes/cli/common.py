@@ -1,11 +1,13 @@
 """What the commands share: one-line errors and exit codes.
 
 Exit codes: 0 done; 2 a user error (a bad option, missing data, a run folder
-that can't be used, a diverged run), said in one line that names the option
-and its value, with no traceback.
+that can't be used, a diverged run, an extra that is not installed), said in
+one line that names the option and its value, with no traceback.
 """
 
 import argparse
+
+from keras_procrustes.optional import MissingExtraError
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,18 +33,32 @@ def run_command(parser, run, argv=None):
     Returns:
         The exit code, 0.
     """
+    args = parser.parse_args(argv)
+    try:
+        option_error, user_errors = _user_errors()
+    except MissingExtraError as error:
+        fail(parser, str(error))
+    try:
+        run(args)
+    except MissingExtraError as error:
+        fail(parser, str(error))
+    except option_error as error:
+        fail(parser, error.for_command_line())
+    except user_errors as error:
+        fail(parser, str(error))
+    return 0
+
+
+def _user_errors():
+    """The option error class and the other user errors, from the library.
+
+    Importing them imports the training side, so a missing extra shows here.
+    """
     from keras_procrustes.data import DataSourceError
     from keras_procrustes.training.checkpoints import RunStateError
     from keras_procrustes.training.config import OptionError
 
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except OptionError as error:
-        fail(parser, error.for_command_line())
-    except (DataSourceError, RunStateError, FloatingPointError) as error:
-        fail(parser, str(error))
-    return 0
+    return OptionError, (DataSourceError, RunStateError, FloatingPointError)
 
 
 def add_data_arguments(parser):

@@ -13,9 +13,11 @@ the datasets feed `model.fit` on the TensorFlow and JAX backends.
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from keras_procrustes.data import sources
+from keras_procrustes.optional import require
+
+tf = require("tensorflow", "train")
 
 PAD_PIXELS = 4
 

@@ -1,9 +1,13 @@
 """Reading CIFAR-10/100 and Fashion-MNIST into uint8 numpy arrays.
 
-Sources, in order: a local folder or archive (the CIFAR binary or python
-archives, their extracted folders, Fashion-MNIST idx files, Debian's
-`dataset-fashion-mnist`), data that tensorflow-datasets already prepared, and
-tensorflow-datasets with a download, only when the download host answers.
+Sources, in order: a local folder or archive (`data_dir`; by default Keras'
+dataset cache, then Debian's `dataset-fashion-mnist`), data that
+tensorflow-datasets already prepared, and tensorflow-datasets with a
+download, only when a bounded first request for its file succeeds. In
+Keras' cache, what `keras.datasets.cifar10/100.load_data()` left there is
+read first, with Keras' own batch reader and its restricted unpickler; then
+the CIFAR binary or python archives, their extracted folders and
+Fashion-MNIST idx files are read by this module's readers.
 """
 
 import dataclasses
@@ -11,16 +15,16 @@ import gzip
 import io
 import os
 import pickle
-import socket
 import tarfile
 import threading
 import zlib
 
 import numpy as np
 
+from keras_procrustes.optional import require
+
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-KERAS_CACHE = os.path.join(os.path.expanduser("~"), ".keras", "datasets")
-PROBE_TIMEOUT_S = 3.0
+DOWNLOAD_TIMEOUT_S = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,42 +35,51 @@ class DatasetSpec:
         name: the name users pass, also tensorflow-datasets' name.
         classes: number of classes.
         image_shape: `(height, width, channels)`.
-        download_host: the host tensorflow-datasets downloads from.
+        tfds_url: the first file tensorflow-datasets downloads for it.
         download_url: the file to fetch by hand for offline use.
         binary_dir: folder inside the binary archive (CIFAR).
         python_dir: folder inside the python archive (CIFAR).
-        default_dirs: places searched when no folder is given.
+        keras_dirs: where `keras.datasets.<name>.load_data()` keeps it,
+            under Keras' dataset cache (Keras 3's layout, then Keras 2's).
+        system_dirs: places searched after Keras' cache when no folder is
+            given.
     """
 
     name: str
     classes: int
     image_shape: tuple
-    download_host: str
+    tfds_url: str
     download_url: str
     binary_dir: str = ""
     python_dir: str = ""
-    default_dirs: tuple = ()
+    keras_dirs: tuple = ()
+    system_dirs: tuple = ()
 
 
 DATASETS = {
     "cifar10": DatasetSpec(
-        "cifar10", 10, (32, 32, 3), "www.cs.toronto.edu",
+        "cifar10", 10, (32, 32, 3),
+        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
         "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
         binary_dir="cifar-10-batches-bin", python_dir="cifar-10-batches-py",
-        default_dirs=(KERAS_CACHE,),
+        keras_dirs=("cifar-10-batches-py-target/cifar-10-batches-py",
+                    "cifar-10-batches-py"),
     ),
     "cifar100": DatasetSpec(
-        "cifar100", 100, (32, 32, 3), "www.cs.toronto.edu",
+        "cifar100", 100, (32, 32, 3),
+        "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
         "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
         binary_dir="cifar-100-binary", python_dir="cifar-100-python",
-        default_dirs=(KERAS_CACHE,),
+        keras_dirs=("cifar-100-python-target/cifar-100-python", "cifar-100-python"),
     ),
     "fashion_mnist": DatasetSpec(
         "fashion_mnist", 10, (28, 28, 1),
-        "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+        "train-images-idx3-ubyte.gz",
         "https://github.com/zalandoresearch/fashion-mnist (data/fashion/*.gz), "
         "or `apt-get install dataset-fashion-mnist`",
-        default_dirs=(DEBIAN_FASHION_MNIST,),
+        keras_dirs=("fashion-mnist",),
+        system_dirs=(DEBIAN_FASHION_MNIST,),
     ),
 }
 
@@ -91,6 +104,25 @@ _IDX_FILES = {
 
 class DataSourceError(ValueError):
     """No usable source, or a corrupt one. The message says what to do."""
+
+
+def keras_datasets_dir():
+    """Keras' dataset cache, where `keras.datasets.*.load_data()` keeps files.
+
+    As Keras decides it: `$KERAS_HOME/datasets`, else `~/.keras/datasets`
+    (`/tmp/.keras/datasets` when the home folder is not writable). Read at
+    each call, so a `KERAS_HOME` set after Keras was imported counts.
+
+    Returns:
+        A folder path (it may not exist).
+    """
+    home = os.environ.get("KERAS_HOME")
+    if not home:
+        base = os.path.expanduser("~")
+        if not os.access(base, os.W_OK):
+            base = "/tmp"
+        home = os.path.join(base, ".keras")
+    return os.path.join(home, "datasets")
 
 
 def get_spec(name):
@@ -153,7 +185,8 @@ def _candidate_readers(path, inner_dirs):
 
     Args:
         path: a folder or an archive.
-        inner_dirs: folder names an archive extracts to.
+        inner_dirs: folders under `path` to look in (what the archives
+            extract to, Keras' cache layout).
 
     Yields:
         `_FileReader`s; an archive is opened only when its turn comes.
@@ -239,6 +272,88 @@ def _read_cifar_python(reader, spec, files):
     return np.concatenate(images).transpose(0, 2, 3, 1), np.concatenate(labels)
 
 
+def keras_batch_reader():
+    """Keras' CIFAR batch reader, when it unpickles with a restricted unpickler.
+
+    `keras.datasets.cifar10/100.load_data()` read their batches with
+    `keras.src.datasets.cifar.load_batch`. Keras versions whose reader uses
+    Keras' `RestrictedUnpickler` (numpy arrays only, never code) are used;
+    older ones unpickle anything, so this module's reader is used instead.
+
+    Returns:
+        `load_batch(path, label_key)` or `None`.
+    """
+    try:
+        from keras.src.datasets import cifar
+    except ImportError:
+        return None
+    if getattr(cifar, "RestrictedUnpickler", None) is None:
+        return None
+    return getattr(cifar, "load_batch", None)
+
+
+def _read_keras_batches(load_batch, folder, files, label_key):
+    """Images and labels from CIFAR python batches, read by Keras' reader."""
+    images, labels = [], []
+    for name in files:
+        path = os.path.join(folder, name)
+        try:
+            data, label = load_batch(path, label_key=label_key)
+        except (pickle.UnpicklingError, EOFError, OSError, KeyError, TypeError,
+                ValueError, AttributeError) as error:
+            raise DataSourceError(
+                f"{name} in {folder} is not a readable CIFAR python batch "
+                f"({error})."
+            ) from error
+        label = np.asarray(label, dtype=np.int64).reshape(-1)
+        if len(data) != len(label):
+            raise DataSourceError(
+                f"{name} in {folder} holds {len(data)} images and "
+                f"{len(label)} labels."
+            )
+        images.append(np.asarray(data, dtype=np.uint8))
+        labels.append(label)
+    return np.concatenate(images).transpose(0, 2, 3, 1), np.concatenate(labels)
+
+
+def _read_keras_cifar(folder, spec):
+    """Train and test arrays from a `keras.datasets` CIFAR folder, or None."""
+    train_files, test_files, label_key = _CIFAR_PYTHON_FILES[spec.name]
+    if not all(os.path.isfile(os.path.join(folder, f)) for f in train_files + test_files):
+        return None
+    load_batch = keras_batch_reader()
+    if load_batch is None:  # a Keras whose reader would unpickle code: ours
+        reader = _FileReader(folder)
+        return (
+            _read_cifar_python(reader, spec, train_files),
+            _read_cifar_python(reader, spec, test_files),
+        )
+    return tuple(
+        _read_keras_batches(load_batch, folder, files, label_key.decode())
+        for files in (train_files, test_files)
+    )
+
+
+def _read_keras_layout(place, spec):
+    """`(splits, folder)` from Keras' cache layout under `place`, or None.
+
+    CIFAR is read with Keras' own batch reader; Fashion-MNIST's cached idx
+    files with this module's idx reader (Keras has no reader of its own
+    that does not download).
+    """
+    for inner in spec.keras_dirs:
+        folder = os.path.join(place, inner)
+        if not os.path.isdir(folder):
+            continue
+        if spec.name == "fashion_mnist":
+            splits = _read_idx(_FileReader(folder), spec)
+        else:
+            splits = _read_keras_cifar(folder, spec)
+        if splits is not None:
+            return splits, folder
+    return None
+
+
 def _read_cifar(reader, spec):
     """Train and test arrays from one folder or archive, or None."""
     for table, read in (
@@ -304,15 +419,13 @@ def _read_idx(reader, spec):
 
 # ----------------------------------------------------------------- tfds ---
 def _tfds_builder(spec, data_dir):
-    import tensorflow_datasets as tfds
-
+    tfds = require("tensorflow_datasets", "train")
     return tfds.builder(spec.name, data_dir=data_dir)
 
 
 def _read_tfds(builder):
     """Train and test arrays from a prepared tensorflow-datasets builder."""
-    import tensorflow_datasets as tfds
-
+    tfds = require("tensorflow_datasets", "train")
     splits = []
     for split in ("train", "test"):
         images, labels = tfds.as_numpy(
@@ -322,33 +435,41 @@ def _read_tfds(builder):
     return tuple(splits)
 
 
-def host_reachable(host, port=443, timeout=PROBE_TIMEOUT_S):
-    """Whether a TCP connection to `host:port` opens within `timeout` s.
+def download_attempt(url, timeout=DOWNLOAD_TIMEOUT_S):
+    """Whether `url` answers as tensorflow-datasets' download would see it.
 
-    The name lookup counts towards the timeout too: the probe runs in a
-    daemon thread, so a resolver that never answers cannot hang the caller.
+    One GET, headers only, through `requests` (the client tensorflow-datasets
+    downloads with), so the same proxy settings (`HTTPS_PROXY`, `HTTP_PROXY`,
+    `NO_PROXY`) and certificates (`REQUESTS_CA_BUNDLE`) apply, with no
+    retries. It runs in a daemon thread and is abandoned after `timeout`
+    seconds, so a name lookup that never returns cannot hang the caller.
 
     Args:
-        host: a host name or address.
-        port: a TCP port.
+        url: the first file the download would fetch (`DatasetSpec.tfds_url`).
         timeout: seconds.
 
     Returns:
-        A bool.
+        `None` when the server answers with a success status, else a short
+        reason.
     """
-    result = []
+    requests = require("requests", "train")
+    outcome = []
 
-    def probe():
+    def attempt():
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
+            with requests.get(url, stream=True, timeout=timeout) as response:
+                outcome.append(
+                    None if response.ok
+                    else f"HTTP {response.status_code} {response.reason}"
+                )
+        except requests.RequestException as error:
+            cause = getattr(error.args[0], "reason", None) if error.args else None
+            outcome.append(f"{type(error).__name__}: {cause or error}")
 
-    thread = threading.Thread(target=probe, daemon=True)
+    thread = threading.Thread(target=attempt, daemon=True)
     thread.start()
     thread.join(timeout)
-    return bool(result and result[0])
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
 
 
 # ----------------------------------------------------------------- entry --
@@ -370,15 +491,35 @@ def _check_arrays(splits, spec, source):
     return splits
 
 
-def _missing_message(spec, searched):
+def _missing_message(spec, searched, why):
     places = ", ".join(searched) or "(none)"
     return (
         f"No local copy of {spec.name} was found (searched: {places}) and "
-        f"{spec.download_host} cannot be reached, so tensorflow-datasets "
-        f"cannot download it. Download {spec.download_url} on a machine with "
-        "internet, put the archive (or its extracted folder) in a folder, "
-        "and pass that folder as data_dir (--data-dir)."
+        f"tensorflow-datasets cannot download it ({why}). Download "
+        f"{spec.download_url} on a machine with internet, put the archive (or "
+        "its extracted folder) in a folder, and pass that folder as data_dir "
+        "(--data-dir)."
     )
+
+
+def _read_place(place, spec, keras_cache):
+    """`(splits, source)` from the first copy found in `place`, or None.
+
+    In Keras' cache (`keras_cache`), what `keras.datasets` left there first,
+    read as Keras reads it; then this module's readers over `place`, the
+    archives in it and the folders they extract to (Keras' among them).
+    """
+    if keras_cache:
+        found = _read_keras_layout(place, spec)
+        if found is not None:
+            return found
+    read = _read_idx if spec.name == "fashion_mnist" else _read_cifar
+    inner_dirs = (spec.binary_dir, spec.python_dir, *spec.keras_dirs)
+    for reader in _candidate_readers(place, inner_dirs):
+        splits = read(reader, spec)
+        if splits is not None:
+            return splits, reader.path
+    return None
 
 
 def load_arrays(name, data_dir=None, download=True):
@@ -387,36 +528,43 @@ def load_arrays(name, data_dir=None, download=True):
     Args:
         name: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`.
         data_dir: a folder holding the CIFAR binary or python archive or its
-            extracted folder, Fashion-MNIST idx files, or tensorflow-datasets
-            data; or the path of an archive. `None` searches the default
-            places (`~/.keras/datasets`, Debian's
-            `/usr/share/datasets/fashion-mnist`, tfds' own folder).
+            extracted folder, Fashion-MNIST idx files, Keras' dataset cache
+            layout, or tensorflow-datasets data; or the path of an archive.
+            `None` searches the default places (Keras' dataset cache, see
+            `keras_datasets_dir`; Debian's `/usr/share/datasets/fashion-mnist`;
+            tfds' own folder).
         download: let tensorflow-datasets download when no local copy is
-            found and the download host answers within 3 s.
+            found and a first request for its file succeeds within
+            `DOWNLOAD_TIMEOUT_S` seconds (`download_attempt`).
 
     Returns:
         `((x_train, y_train), (x_test, y_test), source)`: uint8 images
         `(N, H, W, C)`, int64 labels, and a string naming the source.
     """
     spec = get_spec(name)
-    places = [data_dir] if data_dir else list(spec.default_dirs)
+    if data_dir and not os.path.exists(data_dir):
+        raise DataSourceError(f"data_dir={data_dir!r} does not exist.")
+    if data_dir:
+        places = [(data_dir, False)]
+    else:
+        places = [(keras_datasets_dir(), True)] + [(d, False) for d in spec.system_dirs]
     searched = []
-    for place in places:
+    for place, keras_cache in places:
         searched.append(place)
-        if not os.path.exists(place):
-            if data_dir:
-                raise DataSourceError(f"data_dir={data_dir!r} does not exist.")
-            continue
-        read = _read_idx if spec.name == "fashion_mnist" else _read_cifar
-        for reader in _candidate_readers(place, (spec.binary_dir, spec.python_dir)):
-            splits = read(reader, spec)
-            if splits is not None:
-                return (*_check_arrays(splits, spec, reader.path), reader.path)
+        found = _read_place(place, spec, keras_cache) if os.path.exists(place) else None
+        if found is not None:
+            splits, source = found
+            return (*_check_arrays(splits, spec, source), source)
     builder = _tfds_builder(spec, data_dir)
     searched.append(f"tensorflow-datasets in {builder.data_dir}")
     if builder.is_prepared():
         return (*_check_arrays(_read_tfds(builder), spec, "tfds"), "tfds")
-    if not download or not host_reachable(spec.download_host):
-        raise DataSourceError(_missing_message(spec, searched))
+    if not download:
+        raise DataSourceError(
+            _missing_message(spec, searched, "downloads are off: download=False, --no-download")
+        )
+    failure = download_attempt(spec.tfds_url)
+    if failure is not None:
+        raise DataSourceError(_missing_message(spec, searched, f"{spec.tfds_url}: {failure}"))
     builder.download_and_prepare()
     return (*_check_arrays(_read_tfds(builder), spec, "tfds"), "tfds")

@@ -449,4 +449,5 @@ def resnet1001(procrustes=True, **kwargs):
 
 
 for _builder in (resnet, resnet56, resnet164, resnet1001):
-    _builder.__doc__ += DOC
+    if _builder.__doc__ is not None:  # None under `python -OO`
+        _builder.__doc__ += DOC

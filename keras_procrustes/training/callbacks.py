@@ -13,6 +13,7 @@ import numpy as np
 
 from keras_procrustes import diagnostics
 from keras_procrustes.layers import NormPreservingTransition
+from keras_procrustes.optional import require
 from keras_procrustes.training import checkpoints
 
 
@@ -161,6 +162,8 @@ class NormPreservationMonitor(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"`every` must be a positive int. Received every={every}")
+        if log_dir is not None:  # the profile image; refused now, not after an epoch
+            require("matplotlib", "figures")
         self.x = np.asarray(x)
         self.y = np.asarray(y)
         self.every = every
@@ -201,8 +204,7 @@ def write_ratio_summaries(log_dir, step, ratios):
         step: the summary step (Keras' TensorBoard uses the epoch index).
         ratios: layer name -> gradient norm ratio, in graph order.
     """
-    import tensorflow as tf
-
+    tf = require("tensorflow", "train")
     values = np.array(list(ratios.values()), dtype="float64")
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default(step=step):
@@ -223,10 +225,9 @@ def profile_png(ratios, step):
     Returns:
         The PNG file's bytes.
     """
-    import matplotlib
-
+    matplotlib = require("matplotlib", "figures")
     matplotlib.use("Agg")
-    from matplotlib import pyplot
+    pyplot = require("matplotlib.pyplot", "figures")
 
     figure, axes = pyplot.subplots(figsize=(8, 3), dpi=80)
     axes.semilogy(range(1, len(ratios) + 1), list(ratios.values()), marker=".")

@@ -10,6 +10,8 @@ import dataclasses
 
 import keras
 
+from keras_procrustes.optional import require
+
 
 @dataclasses.dataclass
 class Devices:
@@ -56,8 +58,7 @@ def configure(cpu_replicas=0):
 
 
 def _configure_jax(cpu_replicas):
-    import jax
-
+    jax = require("jax", "jax")
     if cpu_replicas:
         try:
             jax.config.update("jax_num_cpu_devices", cpu_replicas)
@@ -74,8 +75,7 @@ def _configure_jax(cpu_replicas):
 
 
 def _configure_tensorflow(cpu_replicas):
-    import tensorflow as tf
-
+    tf = require("tensorflow", "train")
     if cpu_replicas:
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:
@@ -110,8 +110,7 @@ def remat_note(remat):
     """
     if not remat or keras.backend.backend() != "jax":
         return None
-    import jax
-
+    jax = require("jax", "jax")
     if jax.default_backend() != "cpu":
         return None
     return (

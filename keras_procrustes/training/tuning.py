@@ -5,11 +5,13 @@ import os
 import re
 
 import keras
-import keras_tuner
 
 from keras_procrustes import data
 from keras_procrustes import models
+from keras_procrustes.optional import require
 from keras_procrustes.training import recipe
+
+keras_tuner = require("keras_tuner", "tune")
 
 
 def _with_trial_logs(tuner_class):
@@ -177,8 +179,7 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
 
 
 def _is_dataset(value):
-    import tensorflow as tf
-
+    tf = require("tensorflow", "train")
     return isinstance(value, tf.data.Dataset)
 
 
@@ -233,6 +234,8 @@ def make_tuner(
     check_project_name(project_name)
     if kind not in TUNERS:
         raise ValueError(f"`kind` must be one of {sorted(TUNERS)}. Received kind={kind!r}")
+    if kind == "bayesian":
+        require("sklearn", "tune")  # keras-tuner's Gaussian process
     direction = "min" if objective.endswith(("loss", "error")) else "max"
     common = dict(
         objective=keras_tuner.Objective(objective, direction),
