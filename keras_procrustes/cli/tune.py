@@ -40,6 +40,8 @@ def build_parser():
 
 def check(args):
     """Raises an `OptionError` naming the first bad option."""
+    import keras
+
     from keras_procrustes import models
     from keras_procrustes.training import TrainingConfig
     from keras_procrustes.training import search
@@ -47,6 +49,10 @@ def check(args):
     from keras_procrustes.training.config import OptionError
 
     options = common.data_options(args)
+    if args.cpu_replicas > 1 and keras.backend.backend() == "jax":
+        raise OptionError("cpu_replicas", args.cpu_replicas, "needs KERAS_BACKEND=tensorflow "
+                          "for a search (jaxlib's batched CPU SVD hangs with several JAX CPU "
+                          "devices in one process)")
     TrainingConfig(epochs=args.epochs, model=None, **options).check()
     if args.tuner not in tuning.TUNERS:
         raise OptionError("tuner", args.tuner, f"must be one of {', '.join(tuning.TUNERS)}")
