@@ -85,6 +85,10 @@ TUNE_CASES = [
     (["--cpu-replicas", "-1"], "--cpu-replicas -1"),
     (["--project-name", "."], "--project-name ."),
     (["--project-name", "../elsewhere"], "--project-name ../elsewhere"),
+    (["--chief", "--oracle", "nohost"], "--oracle nohost"),
+    (["--worker", "a"], "--oracle None"),
+    (["--worker", "the-chief", "--oracle", "h:1"], "--worker the-chief"),
+    (["--oracle", "h:1"], "--oracle h:1"),
 ]
 
 
