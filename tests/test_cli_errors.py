@@ -46,6 +46,8 @@ TRAIN_CASES = [
     (["--existing", "overwrite"], "--existing overwrite"),
     (["--grad-norm-every", "-2"], "--grad-norm-every -2"),
     (["--mixed-precision", "fp8"], "--mixed-precision fp8"),
+    (["--projection-engine", "qr"], "--projection-engine qr"),
+    (["--coordinator", "nohost"], "--coordinator nohost"),
 ]
 
 
@@ -83,6 +85,10 @@ TUNE_CASES = [
     (["--cpu-replicas", "-1"], "--cpu-replicas -1"),
     (["--project-name", "."], "--project-name ."),
     (["--project-name", "../elsewhere"], "--project-name ../elsewhere"),
+    (["--chief", "--oracle", "nohost"], "--oracle nohost"),
+    (["--worker", "a"], "--oracle None"),
+    (["--worker", "the-chief", "--oracle", "h:1"], "--worker the-chief"),
+    (["--oracle", "h:1"], "--oracle h:1"),
 ]
 
 
@@ -119,8 +125,43 @@ def test_corrupt_oracle_json_is_one_line(tmp_path, capsys):
     assert "oracle.json is corrupt" in err and "--overwrite" in err
 
 
-@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="refused off TensorFlow")
-def test_cpu_replicas_off_tensorflow_is_refused(tmp_path, capsys):
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's CPU devices")
+def test_cpu_replicas_on_jax_need_newton_schulz(tmp_path, capsys):
     err = _refused(train_command.main, ["--cpu-replicas", "2", "--log-dir", str(tmp_path / "r")],
                    tmp_path, capsys)
+    assert "--projection-engine svd" in err and "newton_schulz" in err
+    err = _refused(tune_command.main, ["--cpu-replicas", "2", "--directory", str(tmp_path)],
+                   tmp_path, capsys)
     assert "--cpu-replicas 2" in err and "KERAS_BACKEND=tensorflow" in err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="a job of processes is JAX's")
+@pytest.mark.parametrize("extra, named", [
+    (["--coordinator", "127.0.0.1:99999", "--num-processes", "2", "--process-id", "0"],
+     "--coordinator 127.0.0.1:99999"),
+    (["--coordinator", "127.0.0.1:1234", "--num-processes", "0", "--process-id", "0"],
+     "--num-processes 0"),
+    (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"],
+     "--process-id 2"),
+    (["--coordinator", "127.0.0.1:1234", "--num-processes", "2"],
+     "KERAS_DISTRIBUTION_PROCESS_ID=x"),
+])
+def test_job_option_errors(tmp_path, capsys, monkeypatch, extra, named):
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "x")
+    err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r"), *extra],
+                   tmp_path, capsys)
+    assert named in err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's TF_CONFIG")
+def test_multi_worker_tf_config_and_job_options_are_refused_on_tensorflow(
+        tmp_path, capsys, monkeypatch):
+    err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r"), "--coordinator",
+                                        "10.0.0.1:1234"], tmp_path, capsys)
+    assert "--coordinator 10.0.0.1:1234" in err and "KERAS_BACKEND=jax" in err
+    tf_config = json.dumps({"cluster": {"worker": ["a:1", "b:1"]},
+                            "task": {"type": "worker", "index": 0}})
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r")], tmp_path, capsys)
+    assert f"TF_CONFIG={tf_config}" in err and "MultiWorkerMirroredStrategy" in err
+    assert "20585" in err

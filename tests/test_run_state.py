@@ -122,3 +122,26 @@ def test_eval_pads_to_the_replica_count_with_weight_zero():
     weights = np.concatenate([np.asarray(b[2]) for b in batches])
     assert weights.sum() == 97 and weights[-2:].tolist() == [0, 0]
     assert len(list(data.eval_dataset(images, np.ones(97), 96))[0]) == 2  # no padding: (x, y)
+
+
+def test_process_shards_make_up_every_global_batch():
+    images = np.arange(100 * 4 * 4, dtype="uint8").reshape(100, 4, 4, 1)
+    labels = np.arange(100)
+
+    def labels_of(stream):
+        return [np.asarray(batch[1]) for batch in stream]
+
+    full = labels_of(data.train_dataset(images, labels, 32, 2, drop_remainder=True))
+    shards = [labels_of(data.train_dataset(images, labels, 32, 2, drop_remainder=True,
+                                           shard=(index, 2))) for index in (0, 1)]
+    assert len(full) == 6 and all(len(batch) == 16 for batch in shards[1])
+    for whole, first, second in zip(full, *shards):
+        np.testing.assert_array_equal(whole, np.concatenate([first, second]))
+    full = labels_of(data.eval_dataset(images, labels, 32, pad_to_multiple=4))
+    shards = [labels_of(data.eval_dataset(images, labels, 32, pad_to_multiple=4,
+                                          shard=(index, 2))) for index in (0, 1)]
+    assert [len(b) for b in full] == [32, 32, 32, 4] and [len(b) for b in shards[0]] == [16] * 3 + [2]
+    for whole, first, second in zip(full, *shards):
+        np.testing.assert_array_equal(whole, np.concatenate([first, second]))
+    with pytest.raises(ValueError, match="drop_remainder"):
+        data.train_dataset(images, labels, 32, 1, shard=(0, 2))

@@ -162,3 +162,61 @@ def test_cli_search_on_three_replicas_with_an_odd_batch_size(tmp_path):
         assert json.load(handle)["batch_size"] == 5
     model = keras.models.load_model(os.path.join(project, "best.keras"))
     assert model.predict(np.zeros((2, 28, 28, 1), "uint8"), verbose=0).shape == (2, 10)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+@oracle_on_tensorflow
+def test_chief_and_two_workers_finish_every_trial_once_after_a_worker_is_killed(tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
+               "--depths", "11", "--batch-sizes", "32", "--max-trials", "4", "--epochs", "2",
+               "--max-train-examples", "256", "--max-test-examples", "64",
+               "--directory", str(tmp_path / "search"), "--verbose", "2",
+               "--oracle", f"127.0.0.1:{_free_port()}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", PYTHONPATH=root)
+
+    def start(*role, name):
+        output = open(tmp_path / f"{name}.log", "w")
+        process = subprocess.Popen([*command, *role], stdout=output, stderr=subprocess.STDOUT,
+                                   text=True, env=env, cwd=root)
+        output.close()
+        return process
+
+    processes = [start("--chief", name="chief")]
+    try:
+        processes += [start("--worker", "a", name="a"), start("--worker", "b", name="b")]
+        deadline = time.monotonic() + 300
+        while "Epoch 2/2" not in (tmp_path / "a.log").read_text():  # a is inside a trial
+            assert time.monotonic() < deadline and processes[1].poll() is None, \
+                (tmp_path / "a.log").read_text()[-3000:]
+            time.sleep(0.05)
+        processes[1].kill()
+        processes[1].wait()
+        processes.append(start("--worker", "a", name="a-again"))
+        for process in processes[2:] + processes[:1]:
+            process.wait(timeout=max(1, deadline - time.monotonic()))
+            assert process.returncode == 0, [
+                (tmp_path / f"{n}.log").read_text()[-2000:] for n in ("chief", "b", "a-again")]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    project = tmp_path / "search" / "procresnet"
+    trials = sorted(d for d in os.listdir(project) if d.startswith("trial_"))
+    assert trials == ["trial_0", "trial_1", "trial_2", "trial_3"]  # no trial twice
+    for trial in trials:
+        with open(project / trial / "trial.json") as handle:
+            assert json.load(handle)["status"] == "COMPLETED"
+    # The restarted worker took up the killed one's trial and ran to the end.
+    assert "no trials left" in (tmp_path / "a-again.log").read_text()
+    assert os.path.exists(project / "best.keras") and os.path.exists(project / "worker-a.json")

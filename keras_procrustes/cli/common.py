@@ -72,7 +72,8 @@ def add_data_arguments(parser):
     add("--image-size", type=int, default=None, help="pad/resize, e.g. 32")
     add("--channels", type=int, default=None, help="3 turns grey images into RGB")
     add("--cpu-replicas", type=int, default=0,
-        help="TensorFlow: train on N logical CPU devices (MirroredStrategy), to try "
+        help="train on N logical CPU devices (MirroredStrategy on TensorFlow, "
+        "DataParallel on JAX, where it needs --projection-engine newton_schulz), to try "
         "multi-replica training without GPUs")
     add("--seed", type=int, default=0)
     add("--verbose", type=int, default=1, help="0, 1 (progress bar) or 2 (a line per epoch)")

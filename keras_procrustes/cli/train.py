@@ -4,7 +4,9 @@ The paper's recipe (SPEC section 6) by default: SGD with momentum 0.9, lr 0.1
 divided by 10 at 50% and 75% of the epochs, batch 128, weight decay 1e-4,
 flip/pad/crop augmentation, projection probability 0.5, on every visible GPU.
 `--batch-size` is per replica; the global batch and the learning rate scale
-with the replica count. See `keras_procrustes.training.fit`.
+with the replica count. With `--coordinator HOST:PORT --num-processes N
+--process-id I` (or the KERAS_DISTRIBUTION_* variables) on JAX, N processes
+train as one job over all their devices. See `keras_procrustes.training.fit`.
 """
 
 import sys
@@ -34,6 +36,7 @@ def build_parser():
     add("--momentum", type=float, default=0.9)
     add("--weight-decay", type=float, default=1e-4, help="L2 coefficient")
     add("--projection-probability", type=float, default=0.5)
+    add("--projection-engine", default="svd", help="svd or newton_schulz")
     add("--log-dir", default=None, help="the run's folder; default runs/MODEL-DATASET")
     add("--existing", default="resume",
         help="when --log-dir holds a run: resume (an unfinished one; default), new "
@@ -46,6 +49,16 @@ def build_parser():
     add("--remat", action="store_true",
         help="recompute residual blocks in the backward pass (less memory)")
     add("--no-backup", action="store_true", help="no per-epoch backup (no resume)")
+    job = parser.add_argument_group(
+        "several processes (JAX: keras.distribution over jax.distributed; every option "
+        "defaults to its KERAS_DISTRIBUTION_* environment variable)")
+    job.add_argument("--coordinator", default=None,
+                     help="HOST:PORT of process 0 (KERAS_DISTRIBUTION_JOB_ADDRESSES)")
+    job.add_argument("--num-processes", type=int, default=None,
+                     help="processes in the job (KERAS_DISTRIBUTION_NUM_PROCESSES)")
+    job.add_argument("--process-id", type=int, default=None,
+                     help="this process, 0 to N-1; 0 writes the run folder "
+                     "(KERAS_DISTRIBUTION_PROCESS_ID)")
     return parser
 
 
@@ -58,11 +71,13 @@ def run(args):
     return fit(
         args.model, dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay,
-        projection_probability=args.projection_probability, log_dir=args.log_dir,
+        projection_probability=args.projection_probability,
+        projection_engine=args.projection_engine, log_dir=args.log_dir,
         existing=args.existing, grad_norm_every=args.grad_norm_every,
         grad_norm_examples=args.grad_norm_examples, mixed_precision=args.mixed_precision,
         jit_compile=args.jit_compile, remat=args.remat, backup=not args.no_backup,
-        **options)
+        coordinator=args.coordinator, num_processes=args.num_processes,
+        process_id=args.process_id, **options)
 
 
 def main(argv=None):

@@ -35,11 +35,47 @@ def build_parser():
     add("--overwrite", action="store_true",
         help="start over (deletes only the search's own files)")
     common.add_data_arguments(parser)
+    job = parser.add_argument_group(
+        "several processes (keras-tuner's distributed search: a chief oracle and "
+        "workers over gRPC; --directory must be a folder every process sees)")
+    job.add_argument("--chief", action="store_true",
+                     help="serve the search's oracle at --oracle; trains nothing")
+    job.add_argument("--worker", default=None, metavar="ID",
+                     help="train trials the chief hands out; restart a killed worker with "
+                     "the same ID to retry its trial")
+    job.add_argument("--oracle", default=None, metavar="HOST:PORT",
+                     help="the chief's address (KERASTUNER_ORACLE_IP/PORT)")
     return parser
+
+
+def role(args):
+    """The process's part in a distributed search, checked, or `None`."""
+    import re
+
+    from keras_procrustes.training.config import OptionError
+
+    if not args.chief and args.worker is None:
+        if args.oracle is not None:
+            raise OptionError("oracle", args.oracle, "needs --chief or --worker ID")
+        return None
+    if args.chief and args.worker is not None:
+        raise OptionError("worker", args.worker, "a process is --chief or a worker, not both")
+    if args.worker is not None and (not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", args.worker)
+                                    or "chief" in args.worker):
+        raise OptionError("worker", args.worker, "must be letters, digits, '-', '_' "
+                          "(and not contain 'chief')")
+    host, _, port = str(args.oracle).rpartition(":")
+    if args.oracle is None or not host or not re.fullmatch(r"\d{1,5}", port) \
+            or not 0 < int(port) < 65536:
+        raise OptionError("oracle", args.oracle, "must be HOST:PORT of the chief "
+                          "(port 1-65535)")
+    return ("chief", args.oracle) if args.chief else ("worker", args.worker, args.oracle)
 
 
 def check(args):
     """Raises an `OptionError` naming the first bad option."""
+    import keras
+
     from keras_procrustes import models
     from keras_procrustes.training import TrainingConfig
     from keras_procrustes.training import search
@@ -47,6 +83,10 @@ def check(args):
     from keras_procrustes.training.config import OptionError
 
     options = common.data_options(args)
+    if args.cpu_replicas > 1 and keras.backend.backend() == "jax":
+        raise OptionError("cpu_replicas", args.cpu_replicas, "needs KERAS_BACKEND=tensorflow "
+                          "for a search (jaxlib's batched CPU SVD hangs with several JAX CPU "
+                          "devices in one process)")
     TrainingConfig(epochs=args.epochs, model=None, **options).check()
     if args.tuner not in tuning.TUNERS:
         raise OptionError("tuner", args.tuner, f"must be one of {', '.join(tuning.TUNERS)}")
@@ -60,7 +100,8 @@ def check(args):
             models.blocks_per_stage(depth, args.block_type)
         except ValueError as error:
             raise OptionError("depths", depth, str(error)) from None
-    search.check_project(args.directory, args.project_name, args.overwrite)
+    if role(args) is None or args.chief:
+        search.check_project(args.directory, args.project_name, args.overwrite)
 
 
 def run(args):
@@ -74,8 +115,12 @@ def run(args):
         options.pop("dataset"), directory=args.directory, project_name=args.project_name,
         tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs,
         block_type=args.block_type, depths=args.depths, batch_sizes=args.batch_sizes,
-        objective=args.objective, overwrite=args.overwrite, verbose=args.verbose, **options)
-    print(f"[keras_procrustes] best hyperparameters {best}", flush=True)
+        objective=args.objective, overwrite=args.overwrite, verbose=args.verbose,
+        role=role(args), **options)
+    if best is None:
+        print("[keras_procrustes] no trials left; the chief writes the results", flush=True)
+    else:
+        print(f"[keras_procrustes] best hyperparameters {best}", flush=True)
     return best
 
 

@@ -127,6 +127,7 @@ def train_dataset(
     image_size=None,
     channels=None,
     drop_remainder=False,
+    shard=(0, 1),
 ):
     """Training batches of epochs `first_epoch` to `epochs - 1`, in one stream.
 
@@ -149,10 +150,18 @@ def train_dataset(
         channels: `3` turns grey images to RGB; `None` keeps them.
         drop_remainder: drop each epoch's last, short batch (several
             replicas: a short batch can leave a replica empty).
+        shard: `(index, count)`: this process is `index` of `count`
+            processes and yields only its slice of every global batch
+            (`batch_size // count` examples: the `index`-th); it reads,
+            decodes and augments only those. Needs `drop_remainder` when
+            `count > 1`.
 
     Returns:
         A `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
     """
+    index, shards = _check_shard(shard, batch_size)
+    if shards > 1 and not drop_remainder:
+        raise ValueError(f"shard={shard}: sharded training batches need drop_remainder=True")
     count = len(images)
     images = tf.constant(images)
     labels = tf.constant(np.asarray(labels, "int32"))
@@ -168,10 +177,14 @@ def train_dataset(
         order = tf.random.experimental.stateless_shuffle(
             tf.range(count, dtype=tf.int64), seed=tf.stack([seed, epoch])
         )
+        if shards > 1:
+            steps = count // batch_size
+            order = tf.reshape(order[: steps * batch_size], (steps, shards, -1))
+            order = tf.reshape(order[:, index], (-1,))
         examples = tf.data.Dataset.from_tensor_slices(order).map(
-            lambda index: example(epoch, index), num_parallel_calls=tf.data.AUTOTUNE
+            lambda position: example(epoch, position), num_parallel_calls=tf.data.AUTOTUNE
         )
-        return examples.batch(batch_size, drop_remainder=drop_remainder)
+        return examples.batch(batch_size // shards, drop_remainder=drop_remainder)
 
     batches = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_batches)
     total = (epochs - first_epoch) * steps_per_epoch(count, batch_size, drop_remainder)
@@ -180,7 +193,25 @@ def train_dataset(
     )
 
 
-def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad_to_multiple=1):
+def _check_shard(shard, batch_size):
+    index, count = shard
+    if not (0 <= index < count and batch_size % count == 0):
+        raise ValueError(f"shard={shard}: needs 0 <= index < count and a batch size "
+                         f"({batch_size}) divisible by count")
+    return index, count
+
+
+def _shard_positions(total, batch_size, index, count):
+    """The positions process `index` of `count` takes from global batches."""
+    positions = []
+    for start in range(0, total, batch_size):
+        size = min(batch_size, total - start) // count
+        positions.extend(range(start + index * size, start + (index + 1) * size))
+    return np.asarray(positions, "int64")
+
+
+def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad_to_multiple=1,
+                 shard=(0, 1)):
     """Evaluation batches in order, every example counted once.
 
     With `pad_to_multiple > 1` (the replica count) the split is padded with
@@ -195,10 +226,16 @@ def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad
         image_size: pad (or resize) to `image_size x image_size`.
         channels: `3` turns grey images to RGB; `None` keeps them.
         pad_to_multiple: pad the split to a multiple of this.
+        shard: `(index, count)`: yield only this process's slice of every
+            global batch (`pad_to_multiple` must be a multiple of `count`).
 
     Returns:
         A `tf.data.Dataset` of batches.
     """
+    index, shards = _check_shard(shard, batch_size)
+    if pad_to_multiple % shards:
+        raise ValueError(f"shard={shard}: pad_to_multiple={pad_to_multiple} must be a "
+                         "multiple of the shard count")
     labels = np.asarray(labels, "int32")
     padding = -len(images) % pad_to_multiple
     elements = (images, labels)
@@ -210,9 +247,12 @@ def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad
     def example(image, label, *weight):
         return (_prepare(image, image_size, channels), label, *weight)
 
+    if shards > 1:
+        positions = _shard_positions(len(elements[0]), batch_size, index, shards)
+        elements = tuple(element[positions] for element in elements)
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size // shards).prefetch(tf.data.AUTOTUNE)
 
 
 def _first(images, labels, count, option):

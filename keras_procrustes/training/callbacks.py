@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from keras_procrustes import diagnostics
+from keras_procrustes import spectral
 from keras_procrustes.layers import NormPreservingTransition
 from keras_procrustes.optional import require
 from keras_procrustes.training import checkpoints
@@ -45,7 +46,12 @@ def singular_value_range(layer):
         `(min, max)` as floats, at the layer's input size (stride 1,
         circular padding).
     """
-    values = keras.ops.convert_to_numpy(diagnostics.operator_singular_values(layer))
+    # From a host copy of the kernel: a computation on this process's
+    # default device only, so no process waits for another, and JAX's
+    # batched CPU SVD never runs on several devices at once.
+    kernel = keras.ops.convert_to_numpy(layer.kernel)
+    values = keras.ops.convert_to_numpy(
+        spectral.conv_singular_values(kernel, layer.projection.spatial_shape))
     return float(values.min()), float(values.max())
 
 

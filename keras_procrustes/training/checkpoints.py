@@ -11,6 +11,8 @@ import re
 
 import keras
 
+from keras_procrustes.training import distribute
+
 BACKUP_DIR = "backup"
 BACKUP_METADATA = "backup.json"
 BEST_MODEL = "best.keras"
@@ -129,7 +131,8 @@ class RunBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
-        self.model.save_weights(os.path.join(self.folder, weights), overwrite=True)
+        with distribute.local_only():
+            self.model.save_weights(os.path.join(self.folder, weights), overwrite=True)
         write_json(
             os.path.join(self.folder, BACKUP_METADATA), {"epoch": epoch + 1, "weights": weights}
         )
@@ -174,7 +177,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if value is None or (self.best is not None and value <= self.best["val_accuracy"]):
             return
         partial = os.path.join(self.run_dir, "best.partial.keras")
-        self.model.save(partial)
+        with distribute.local_only():
+            self.model.save(partial)
         os.replace(partial, os.path.join(self.run_dir, BEST_MODEL))
         self.best = {"epoch": epoch + 1, "val_accuracy": float(value),
                      "test_error": 1.0 - float(value)}

@@ -6,20 +6,31 @@ the library shows it as `lr=nan: ...`, the command as `--lr nan: ...`.
 """
 
 import dataclasses
+import json
 import math
+import os
 import re
 
 DATASETS = ("cifar10", "cifar100", "fashion_mnist")
 EXISTING = ("resume", "new", "refuse")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
+PROJECTION_ENGINES = ("svd", "newton_schulz")
+# keras.distribution.initialize reads these when the options are not given.
+CLUSTER_ENVIRONMENT = {
+    "coordinator": "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "num_processes": "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "process_id": "KERAS_DISTRIBUTION_PROCESS_ID",
+}
+MULTI_WORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
 MIN_IMAGE_SIZE = 8
 
 # Options that define a run: a resumed run must have the same ones.
 RUN_DEFINING = (
     "model", "dataset", "max_train_examples", "max_test_examples", "image_size",
     "channels", "epochs", "batch_size", "lr", "momentum", "weight_decay",
-    "projection_probability", "seed", "mixed_precision", "remat", "cpu_replicas",
+    "projection_probability", "projection_engine", "seed", "mixed_precision", "remat",
+    "cpu_replicas",
 )
 
 
@@ -39,6 +50,17 @@ class OptionError(ValueError):
     def for_command_line(self):
         """The message as `--option value: requirement`."""
         return f"--{self.option.replace('_', '-')} {self.value}: {self.requirement}"
+
+
+class EnvironmentOptionError(OptionError):
+    """A bad value of an environment variable (e.g. `TF_CONFIG`).
+
+    The command shows it as `NAME=value: requirement`.
+    """
+
+    def for_command_line(self):
+        """The message as `NAME=value: requirement`."""
+        return f"{self.option}={self.value}: {self.requirement}"
 
 
 def _is_int(value):
@@ -82,6 +104,8 @@ CHECKS = {
     "existing": (lambda v: v in EXISTING, f"must be one of {', '.join(EXISTING)}"),
     "mixed_precision": (lambda v: v in MIXED_PRECISION, f"must be one of {MIXED_PRECISION}"),
     "jit_compile": (lambda v: str(v).lower() in JIT_COMPILE, "must be auto, true or false"),
+    "projection_engine": (lambda v: v in PROJECTION_ENGINES,
+                          f"must be one of {', '.join(PROJECTION_ENGINES)}"),
 }
 
 
@@ -105,6 +129,7 @@ class TrainingConfig:
         momentum: SGD momentum.
         weight_decay: the paper's L2 coefficient.
         projection_probability: chance of projecting at a step.
+        projection_engine: `"svd"` or `"newton_schulz"` (see the builders).
         seed: weights, data order, augmentation and projection draws.
         mixed_precision: `"none"`, `"float16"` or `"bfloat16"`.
         jit_compile: `"auto"`, `"true"` or `"false"`.
@@ -113,7 +138,15 @@ class TrainingConfig:
         grad_norm_every: log the per-block gradient norm ratios every this
             many epochs (0: never), on a probe batch of the test split.
         grad_norm_examples: the probe batch's size.
-        cpu_replicas: train on this many logical CPU devices.
+        cpu_replicas: train on this many logical CPU devices (per process).
+        coordinator: `"HOST:PORT"` of process 0, to train as one of
+            `num_processes` processes (JAX, `keras.distribution`); default
+            `$KERAS_DISTRIBUTION_JOB_ADDRESSES`.
+        num_processes: processes in the job; default
+            `$KERAS_DISTRIBUTION_NUM_PROCESSES`.
+        process_id: this process's index, 0 to `num_processes - 1`; default
+            `$KERAS_DISTRIBUTION_PROCESS_ID`. Only process 0 reads and writes
+            the run folder.
         log_dir: the run's folder; default `runs/MODEL-DATASET`.
         existing: what to do when `log_dir` holds a run: `"resume"` an
             unfinished one (a finished one is refused), start a `"new"`
@@ -135,6 +168,7 @@ class TrainingConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     projection_probability: float = 0.5
+    projection_engine: str = "svd"
     seed: int = 0
     mixed_precision: str = "none"
     jit_compile: str = "auto"
@@ -143,6 +177,9 @@ class TrainingConfig:
     grad_norm_every: int = 0
     grad_norm_examples: int = 32
     cpu_replicas: int = 0
+    coordinator: str = None
+    num_processes: int = None
+    process_id: int = None
     log_dir: str = None
     existing: str = "resume"
     verbose: int = 1
@@ -161,10 +198,69 @@ class TrainingConfig:
     def _check_backend(self):
         import keras
 
-        if self.cpu_replicas > 1 and keras.backend.backend() != "tensorflow":
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            _check_tf_config()
+        elif (self.cpu_replicas > 1 and backend == "jax"
+              and self.projection_engine == "svd"):
             raise OptionError(
-                "cpu_replicas", self.cpu_replicas, "needs KERAS_BACKEND=tensorflow (on JAX, "
-                "training over several CPU devices hung on a 2-core machine)")
+                "projection_engine", "svd", f"hangs with --cpu-replicas {self.cpu_replicas} "
+                "on JAX (jaxlib's batched CPU SVD waits for threads the other CPU devices "
+                "hold); pass --projection-engine newton_schulz")
+        elif self.cpu_replicas > 1 and backend != "jax":
+            raise OptionError("cpu_replicas", self.cpu_replicas,
+                              f"needs KERAS_BACKEND=tensorflow or jax, not {backend}")
+        self._check_cluster(backend)
+
+    def cluster(self):
+        """`(coordinator, num_processes, process_id)`, options else environment.
+
+        Returns:
+            The triple, or `None` when the run is a single process.
+        """
+        values = {}
+        for name, variable in CLUSTER_ENVIRONMENT.items():
+            value = getattr(self, name)
+            if value is None and os.environ.get(variable):
+                value = os.environ[variable]
+                if name != "coordinator":
+                    value = int(value) if re.fullmatch(r"\d+", value.strip()) else value
+            values[name] = value
+        if all(value is None for value in values.values()):
+            return None
+        return values["coordinator"], values["num_processes"], values["process_id"]
+
+    def _check_cluster(self, backend):
+        cluster = self.cluster()
+        if cluster is None:
+            return
+        coordinator, num_processes, process_id = cluster
+        names = list(CLUSTER_ENVIRONMENT)
+        if backend != "jax":
+            name = next(n for n in names if getattr(self, n) is not None or os.environ.get(
+                CLUSTER_ENVIRONMENT[n]))
+            raise self._cluster_error(name, cluster[names.index(name)],
+                                      "needs KERAS_BACKEND=jax (keras.distribution over "
+                                      f"jax.distributed); tf.distribute across machines "
+                                      f"is broken with Keras 3 ({MULTI_WORKER_ISSUE})")
+        host, _, port = str(coordinator).rpartition(":")
+        if coordinator is None or not host or not re.fullmatch(r"\d{1,5}", port) \
+                or not 0 < int(port) < 65536:
+            raise self._cluster_error("coordinator", coordinator,
+                                      "must be HOST:PORT of process 0 (port 1-65535)")
+        if not _positive_int(num_processes):
+            raise self._cluster_error("num_processes", num_processes, "must be a positive int")
+        if not (_is_int(process_id) and 0 <= process_id < num_processes):
+            raise self._cluster_error("process_id", process_id,
+                                      f"must be an int from 0 to {num_processes - 1}")
+        if self.grad_norm_every:
+            raise OptionError("grad_norm_every", self.grad_norm_every,
+                              "is not measured in a job of several processes; pass 0")
+
+    def _cluster_error(self, name, value, requirement):
+        if getattr(self, name) is None:
+            return EnvironmentOptionError(CLUSTER_ENVIRONMENT[name], value, requirement)
+        return OptionError(name, value, requirement)
 
     def _check_model(self):
         from keras_procrustes import models
@@ -189,3 +285,20 @@ class TrainingConfig:
     def jit(self):
         """`jit_compile` as `model.compile` takes it."""
         return {"auto": "auto", "true": True, "false": False}[str(self.jit_compile).lower()]
+
+
+def _check_tf_config():
+    """Refuses a `TF_CONFIG` that asks for several workers (TensorFlow)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+        tasks = sum(len(addresses) for addresses in cluster.values())
+    except (ValueError, AttributeError, TypeError):
+        raise EnvironmentOptionError("TF_CONFIG", raw, "is not valid JSON") from None
+    if tasks > 1:
+        raise EnvironmentOptionError(
+            "TF_CONFIG", raw, "asks for tf.distribute's MultiWorkerMirroredStrategy, which "
+            f"is broken with Keras 3 ({MULTI_WORKER_ISSUE}); train on several machines "
+            "with KERAS_BACKEND=jax and --coordinator/--num-processes/--process-id")

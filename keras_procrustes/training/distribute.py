@@ -2,13 +2,18 @@
 
 TensorFlow: `tf.distribute.MirroredStrategy` over every visible GPU, or over
 `cpu_replicas` logical CPU devices. JAX: `keras.distribution.DataParallel`
-over every device, or over `cpu_replicas` CPU devices.
+over every device, or over `cpu_replicas` CPU devices; with a cluster, over
+every device of every process (`keras.distribution.initialize`, which starts
+`jax.distributed`; on CPUs the processes talk through jax's gloo collectives).
+tf.distribute's `MultiWorkerMirroredStrategy` is not used: it is broken with
+Keras 3 (keras-team/keras issue 20585).
 """
 
 import contextlib
 import dataclasses
 
 import keras
+import numpy as np
 
 from keras_procrustes.optional import require
 
@@ -20,33 +25,55 @@ class Devices:
     Attributes:
         strategy: the `tf.distribute.Strategy` to build the model under
             (TensorFlow), or `None` (JAX).
-        replicas: the number of replicas.
+        replicas: the number of replicas, over all processes.
+        processes: the processes of the job.
+        process_id: this process's index; process 0 reads and writes the
+            run folder.
     """
 
     strategy: object
     replicas: int
+    processes: int = 1
+    process_id: int = 0
+
+    @property
+    def is_chief(self):
+        """Whether this process reads and writes the run's files."""
+        return self.process_id == 0
+
+    @property
+    def local_replicas(self):
+        """The replicas of this process."""
+        return self.replicas // self.processes
 
     def scope(self):
         """`strategy.scope()`, or a no-op context on JAX."""
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
 
-def configure(cpu_replicas=0):
-    """The replicas for this machine's devices.
+def configure(cpu_replicas=0, cluster=None):
+    """The replicas for this machine's devices, or for a job of processes.
 
     Call it before anything runs on the backend: logical CPU devices can
-    only be made before the runtime starts.
+    only be made, and `jax.distributed` only started, before the runtime
+    starts.
 
     Args:
         cpu_replicas: split the CPU into this many devices and train on them
             (to try multi-replica training without GPUs); 0 for the default
             (every GPU, else one CPU).
+        cluster: `(coordinator, num_processes, process_id)` to join a job of
+            several processes (JAX only; `TrainingConfig.cluster()`), or
+            `None`.
 
     Returns:
         A `Devices`.
     """
     if keras.backend.backend() == "jax":
-        return _configure_jax(cpu_replicas)
+        return _configure_jax(cpu_replicas, cluster)
+    if cluster is not None:
+        raise ValueError(f"cluster={cluster}: several processes need the JAX backend, "
+                         f"not {keras.backend.backend()}")
     if keras.backend.backend() == "tensorflow":
         return _configure_tensorflow(cpu_replicas)
     if cpu_replicas:
@@ -57,7 +84,7 @@ def configure(cpu_replicas=0):
     return Devices(None, 1)
 
 
-def _configure_jax(cpu_replicas):
+def _configure_jax(cpu_replicas, cluster):
     jax = require("jax", "jax")
     if cpu_replicas:
         try:
@@ -66,12 +93,106 @@ def _configure_jax(cpu_replicas):
             raise ValueError(
                 f"cpu_replicas={cpu_replicas}: JAX has already started ({error})"
             ) from None
-        devices = jax.devices("cpu")
-    else:
-        devices = jax.devices()
+    if cluster is not None and not jax.distributed.is_initialized():
+        coordinator, num_processes, process_id = cluster
+        keras.distribution.initialize(coordinator, num_processes, process_id)
+    devices = jax.devices("cpu") if cpu_replicas else jax.devices()
     if len(devices) > 1:
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return Devices(None, len(devices))
+        # Every process feeds its own shard of each global batch (the
+        # pipelines shard), so Keras must not shard the datasets again.
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
+    return Devices(None, len(devices), jax.process_count(), jax.process_index())
+
+
+def several_cpu_devices_per_process():
+    """Whether this JAX process drives more than one CPU device.
+
+    jaxlib 0.10's batched CPU SVD then hangs: each device's program waits in
+    it for threads of the shared intra-op pool that the other devices'
+    programs hold (gdb: `ParallelBatchMap` under `lapack_sgesdd_ffi`).
+
+    Returns:
+        A bool (`False` off JAX).
+    """
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return jax.default_backend() == "cpu" and jax.local_device_count() > 1
+
+
+def broadcast_from_chief(tree):
+    """Process 0's values of `tree` (numpy arrays and numbers), on every process.
+
+    Args:
+        tree: a pytree of numpy arrays or numbers, the same structure on
+            every process.
+
+    Returns:
+        The same structure holding process 0's values (`tree` itself in a
+        single process).
+    """
+    if keras.backend.backend() != "jax":
+        return tree
+    import jax
+    from jax.experimental import multihost_utils
+
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree_util.tree_map(
+        np.asarray, multihost_utils.broadcast_one_to_all(tree))
+
+
+def share_file(path, is_source, suffix=""):
+    """Process 0's file, on every process: its path there, a copy elsewhere.
+
+    Process 0 reads the file and sends its bytes; every other process
+    writes them to a temporary file of its own (delete it with
+    `os.remove` when done). The run folder need not be shared.
+
+    Args:
+        path: the file on process 0 (unused elsewhere).
+        is_source: whether this is process 0.
+        suffix: the copy's file name ending (e.g. `".weights.h5"`).
+
+    Returns:
+        A path to the same bytes on this process.
+    """
+    import os
+    import tempfile
+
+    size = int(broadcast_from_chief(np.int64(os.path.getsize(path) if is_source else 0)))
+    if is_source:
+        buffer = np.fromfile(path, dtype=np.uint8)
+    else:
+        buffer = np.zeros(size, np.uint8)
+    buffer = broadcast_from_chief(buffer)
+    if is_source:
+        return path
+    handle, copy = tempfile.mkstemp(suffix=suffix)
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(buffer.tobytes())
+    return copy
+
+
+@contextlib.contextmanager
+def local_only():
+    """A scope where new variables stay on this process (no distribution).
+
+    Keras creates variables while it saves a model, and under a
+    distribution of several processes creating one is a collective step
+    every process must take. Process 0 saves alone inside this scope.
+
+    Yields:
+        Nothing.
+    """
+    current = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(current)
 
 
 def _configure_tensorflow(cpu_replicas):

@@ -24,10 +24,11 @@ from keras_procrustes.training import checkpoints
 from keras_procrustes.training import distribute
 from keras_procrustes.training import recipe
 from keras_procrustes.training import rundir
+from keras_procrustes.training.config import OptionError
 from keras_procrustes.training.config import TrainingConfig
 
 
-def fit(model_or_name, dataset="cifar10", **options):
+def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     """Trains a model with the paper's recipe and returns the run's metrics.
 
     Args:
@@ -39,6 +40,8 @@ def fit(model_or_name, dataset="cifar10", **options):
         dataset: a data set name (`"cifar10"`, `"cifar100"`,
             `"fashion_mnist"`), or `((x_train, y_train), (x_test, y_test))`
             uint8 image arrays `(N, H, W, C)` and int labels.
+        callbacks: more Keras callbacks, run after the package's own, on
+            every process of a job.
         **options: `TrainingConfig` fields: `epochs`, `batch_size`, `lr`,
             `log_dir`, `existing`, `grad_norm_every`, ...
 
@@ -46,6 +49,9 @@ def fit(model_or_name, dataset="cifar10", **options):
         The dict also written to `metrics.json`: `best_test_error` and
         `best_epoch` (of `best.keras`), `last_test_error`, `epochs_done`,
         `resumed_from_epoch`, `images_per_second`, `trainable_parameters`, ...
+        In a job of several processes (`coordinator`, `num_processes`,
+        `process_id`), process 0 writes the run folder and returns that;
+        the others return the run's facts and their `process_id`.
 
     Example:
     >>> metrics = fit("procresnet58", "fashion_mnist", epochs=3, log_dir="runs/x")
@@ -53,50 +59,128 @@ def fit(model_or_name, dataset="cifar10", **options):
     """
     config = make_config(model_or_name, dataset, options)
     config.check()
-    run = rundir.plan(config.log_dir, config.existing, config.run_options())
-    devices = distribute.configure(config.cpu_replicas)
-    rundir.check_replicas(run, devices.replicas)
+    run, devices = plan_and_configure(config)
     (x_train, y_train), (x_test, y_test), info = load_data(dataset, config)
     global_batch = config.batch_size * devices.replicas
     drop = devices.replicas > 1  # a short last batch could leave a replica empty
     steps = data.steps_per_epoch(info.train_examples, global_batch, drop)
     model = prepare_model(model_or_name, config, info, devices, steps)
-    rundir.claim(run, config.run_options(), {
-        "backend": keras.backend.backend(), "replicas": devices.replicas,
-        "global_batch": global_batch})
-    if run.weights_path:
-        checkpoints.restore(model, run.weights_path)
+    if devices.is_chief:
+        rundir.claim(run, config.run_options(), {
+            "backend": keras.backend.backend(), "replicas": devices.replicas,
+            "processes": devices.processes, "global_batch": global_batch})
+    restore(model, run, devices)
     iterations_at_start = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     shape = dict(image_size=config.image_size, channels=config.channels)
+    shard = (devices.process_id, devices.processes)
     train = data.train_dataset(
         x_train, y_train, global_batch, config.epochs, first_epoch=run.first_epoch,
-        seed=config.seed, drop_remainder=drop, **shape)
+        seed=config.seed, drop_remainder=drop, shard=shard, **shape)
     test = data.eval_dataset(x_test, y_test, global_batch, pad_to_multiple=devices.replicas,
-                             **shape)
+                             shard=shard, **shape)
     probe = (data.prepare_images(x_test[: config.grad_norm_examples], **shape),
              y_test[: config.grad_norm_examples])
-    callback_list = make_callbacks(config, run, info, probe)
+    callback_list = make_callbacks(config, run, info, probe, devices.is_chief)
+    callback_list += list(callbacks or [])
     _announce(config, run, info, devices, model)
     start = time.perf_counter()
     if run.first_epoch < config.epochs:
         model.fit(train, validation_data=test, epochs=config.epochs,
                   initial_epoch=run.first_epoch, steps_per_epoch=steps,
-                  callbacks=callback_list, verbose=config.verbose, shuffle=False)
-    metrics = summarise(run, model, callback_list, {
+                  callbacks=callback_list, verbose=config.verbose if devices.is_chief else 0,
+                  shuffle=False)
+    facts = {
         "model": config.model or model.name, "dataset": info.name,
         "backend": keras.backend.backend(), "replicas": devices.replicas,
-        "global_batch": global_batch, "remat": config.remat, "seed": config.seed,
+        "processes": devices.processes, "global_batch": global_batch, "remat": config.remat,
+        "projection_engine": config.projection_engine, "seed": config.seed,
         "input": f"raw pixel values in [0, 255], shape {tuple(info.input_shape)}",
         "train_examples": info.train_examples, "steps_per_epoch": steps,
         "resumed_from_epoch": run.first_epoch,
         "optimizer_iterations_at_start": iterations_at_start,
         "wall_time_s": time.perf_counter() - start,
-    })
+    }
+    if not devices.is_chief:  # the run's record is process 0's to write
+        return {**facts, "process_id": devices.process_id}
+    metrics = summarise(run, model, callback_list, facts)
     rundir.finish(run.path, metrics)
     _say(config, f"best test error {metrics['best_test_error']:.4f} (epoch "
          f"{metrics['best_epoch']}, best.keras), last {metrics['last_test_error']:.4f}; "
          f"metrics in {os.path.join(run.path, 'metrics.json')}")
     return metrics
+
+
+def plan_and_configure(config):
+    """The run's plan and devices; in a job, process 0 plans and tells the others.
+
+    A single process plans first (a bad folder is refused before the backend
+    starts). A process of a job joins it first (`jax.distributed`), then
+    process 0 alone reads the run folder and sends the epoch to start at.
+
+    Args:
+        config: the checked `TrainingConfig`.
+
+    Returns:
+        `(RunPlan, Devices)`. On processes other than 0 the plan holds only
+        the folder and the first epoch.
+    """
+    cluster = config.cluster()
+    if cluster is None:
+        run = rundir.plan(config.log_dir, config.existing, config.run_options())
+        devices = _configure(config, None)
+        rundir.check_replicas(run, devices.replicas)
+        return run, devices
+    devices = _configure(config, cluster)
+    run = error = None
+    if devices.is_chief:
+        try:
+            run = rundir.plan(config.log_dir, config.existing, config.run_options())
+            rundir.check_replicas(run, devices.replicas)
+        except (OptionError, checkpoints.RunStateError) as caught:
+            error = caught
+    first_epoch = int(distribute.broadcast_from_chief(
+        np.int64(-1 if run is None else run.first_epoch)))
+    if error is not None:
+        raise error
+    if first_epoch < 0:
+        raise checkpoints.RunStateError(
+            f"process 0 can't use the run folder {config.log_dir} (its output says why)")
+    return run or rundir.RunPlan(config.log_dir, first_epoch), devices
+
+
+def _configure(config, cluster):
+    """`distribute.configure`, refusing the SVD engine where it would hang."""
+    devices = distribute.configure(config.cpu_replicas, cluster)
+    if config.projection_engine == "svd" and distribute.several_cpu_devices_per_process():
+        raise OptionError(
+            "projection_engine", "svd", "hangs with several JAX CPU devices in one process "
+            "(jaxlib's batched CPU SVD); pass --projection-engine newton_schulz")
+    return devices
+
+
+def restore(model, run, devices):
+    """Loads the run's backup into the model, on every process of a job.
+
+    In a job, only process 0 reads the run folder: it sends the backup's
+    bytes and the others load them from a temporary copy, so every process
+    resumes from the same state whether the folder is shared or not.
+
+    Args:
+        model: the compiled model.
+        run: the `RunPlan`.
+        devices: the `Devices`.
+    """
+    if not run.first_epoch:
+        return
+    if devices.processes == 1:
+        checkpoints.restore(model, run.weights_path)
+        return
+    path = distribute.share_file(run.weights_path, devices.is_chief, suffix=".weights.h5")
+    try:
+        checkpoints.restore(model, path)
+    finally:
+        if not devices.is_chief:
+            os.remove(path)
 
 
 def prepare_model(model_or_name, config, info, devices, steps):
@@ -118,8 +202,11 @@ def prepare_model(model_or_name, config, info, devices, steps):
 
 def _announce(config, run, info, devices, model):
     """Says what runs where, and notes."""
+    if not devices.is_chief:
+        return
+    job = f" in {devices.processes} processes" if devices.processes > 1 else ""
     _say(config, f"{config.model or model.name} on {info.name} ({info.train_examples} train "
-         f"images from {info.source}), {devices.replicas} replica(s), global batch "
+         f"images from {info.source}), {devices.replicas} replica(s){job}, global batch "
          f"{config.batch_size * devices.replicas}, backend {keras.backend.backend()}, "
          f"run in {run.path}")
     if run.first_epoch:
@@ -177,12 +264,25 @@ def build_model(model_or_name, config, info):
     return models.get(
         model_or_name, input_shape=tuple(info.input_shape), classes=info.classes,
         include_preprocessing=True, preprocessing_mean=info.mean, preprocessing_std=info.std,
-        projection_probability=config.projection_probability, seed=config.seed,
-        remat=config.remat)
+        projection_probability=config.projection_probability,
+        projection_engine=config.projection_engine, seed=config.seed, remat=config.remat)
 
 
-def make_callbacks(config, run, info, probe):
-    """Monitors, logs, the best-model checkpoint and (last) the backup."""
+def make_callbacks(config, run, info, probe, writes=True):
+    """Monitors, logs, the best-model checkpoint and (last) the backup.
+
+    Args:
+        config: the `TrainingConfig`.
+        run: the `RunPlan`.
+        info: the `DataInfo`.
+        probe: `(images, labels)` for the gradient norm ratios.
+        writes: whether this process writes the run folder (process 0);
+            the others run only the callbacks that compute (every process
+            of a job must take part in a computation on its weights).
+
+    Returns:
+        A list of callbacks.
+    """
     monitor = kp_callbacks.TrainingMonitor(info.train_examples)
     backup_dir = os.path.join(run.path, checkpoints.BACKUP_DIR) if config.backup else None
     callback_list = [monitor, kp_callbacks.NaNGuard(backup_dir)]
@@ -190,6 +290,8 @@ def make_callbacks(config, run, info, probe):
         callback_list.append(kp_callbacks.NormPreservationMonitor(
             *probe, every=config.grad_norm_every, log_dir=os.path.join(run.path, "train"),
             at_start=False, log_each_block=False))
+    if not writes:
+        return callback_list
     callback_list += [
         keras.callbacks.CSVLogger(os.path.join(run.path, rundir.HISTORY), append=True),
         checkpoints.BestModelCheckpoint(run.path, run.best),

@@ -20,7 +20,8 @@ from keras_procrustes.training.checkpoints import write_json
 from keras_procrustes.training.config import OptionError
 
 MARKER = "keras_procrustes_tuning.json"
-_TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|trial_\d+|tensorboard|best\.keras|"
+_TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
+                          r"trial_\d+|tensorboard|best\.keras|"
                           r"best_hyperparameters\.json|" + re.escape(MARKER))
 
 
@@ -79,7 +80,7 @@ def clear_project(project):
 def search(dataset, *, directory="runs/tuning", project_name="procresnet", tuner="random",
            max_trials=10, epochs=10, block_type="bottleneck", depths=(164, 272),
            batch_sizes=(64, 128, 256), objective="val_accuracy", overwrite=False,
-           cpu_replicas=0, seed=0, verbose=1, **data_options):
+           cpu_replicas=0, seed=0, verbose=1, role=None, **data_options):
     """Searches hyperparameters and saves the best model and values.
 
     Args:
@@ -97,23 +98,35 @@ def search(dataset, *, directory="runs/tuning", project_name="procresnet", tuner
         cpu_replicas: train each trial on this many logical CPU devices.
         seed: the tuner's and the pipelines' seed.
         verbose: Keras verbosity.
+        role: `None` for a search in this process alone; for keras-tuner's
+            distributed search, `("chief", "HOST:PORT")` (serves the oracle
+            there over gRPC, trains nothing, and writes the results) or
+            `("worker", ID, "HOST:PORT")` (takes trials from the chief; a
+            worker restarted with the same ID takes up its unfinished
+            trial). Every process must see `directory` (a shared folder).
         **data_options: `data.load_splits` options.
 
     Returns:
-        `(tuner, best_hyperparameters)`.
+        `(tuner, best_hyperparameters)`; a worker returns `(tuner, None)`:
+        the chief writes the results.
     """
-    project = check_project(directory, project_name, overwrite)
+    is_worker = role is not None and role[0] == "worker"
+    if role is not None:
+        use_chief_oracle(role)
+    project = os.path.join(directory, project_name) if is_worker else check_project(
+        directory, project_name, overwrite)
     devices = distribute.configure(cpu_replicas)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(dataset, **data_options)
     hypermodel = tuning.ProcResNetHyperModel(
         info.input_shape, info.classes, block_type=block_type, depths=depths,
         batch_sizes=batch_sizes, replicas=devices.replicas,
         preprocessing=(info.mean, info.std), seed=seed)
-    if overwrite and os.path.isdir(project):
-        clear_project(project)
-    os.makedirs(project, exist_ok=True)
-    if not os.path.exists(os.path.join(project, MARKER)):
-        write_json(os.path.join(project, MARKER), {"dataset": dataset})
+    if not is_worker:
+        if overwrite and os.path.isdir(project):
+            clear_project(project)
+        os.makedirs(project, exist_ok=True)
+        if not os.path.exists(os.path.join(project, MARKER)):
+            write_json(os.path.join(project, MARKER), {"dataset": dataset})
     search_tuner = tuning.make_tuner(
         hypermodel, kind=tuner, max_trials=max_trials, objective=objective,
         directory=directory, project_name=project_name, max_epochs=epochs, seed=seed,
@@ -122,7 +135,25 @@ def search(dataset, *, directory="runs/tuning", project_name="procresnet", tuner
         x_train, y_train, validation_data=(x_test, y_test), epochs=epochs, verbose=verbose,
         callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
                    _tensorboard(project)])
+    if is_worker:
+        return search_tuner, None
     return _save_best(search_tuner, project)
+
+
+def use_chief_oracle(role):
+    """Sets keras-tuner's variables for a distributed search.
+
+    keras-tuner reads `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
+    `KERASTUNER_ORACLE_PORT` when a tuner is made: the tuner whose ID holds
+    "chief" serves the oracle, the others ask it for trials.
+
+    Args:
+        role: `("chief", "HOST:PORT")` or `("worker", ID, "HOST:PORT")`.
+    """
+    host, _, port = role[-1].rpartition(":")
+    tuner_id = "chief" if role[0] == "chief" else f"worker-{role[1]}"
+    os.environ.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP=host,
+                      KERASTUNER_ORACLE_PORT=port)
 
 
 def _tensorboard(project):
