@@ -197,7 +197,7 @@ class IdentityResidualStack(keras.layers.Layer):
             for _ in ("mean", "variance")
         ] if training else []
         weights = [variable.value for variable in self.block_weights()]
-        xs = [ops.arange(self.num_blocks), weights]
+        xs = [ops.arange(self.num_blocks, dtype="int32"), weights]
         if probes is not None:
             xs.append(list(probes))
 
@@ -212,7 +212,7 @@ class IdentityResidualStack(keras.layers.Layer):
                 y = y + block_probes[1]
             moments = [
                 ops.stop_gradient(ops.slice_update(
-                    stack, (index, 0), ops.cast(value, stack.dtype)[None]))
+                    stack, (index, ops.zeros_like(index)), ops.cast(value, stack.dtype)[None]))
                 for stack, value in zip(moments, block_moments)
             ]
             return (y, moments), None
