@@ -31,7 +31,8 @@ def fit(model_or_name, dataset="cifar10", **options):
     """Trains a model with the paper's recipe and returns the run's metrics.
 
     Args:
-        model_or_name: a `models.get` name (built with
+        model_or_name: a `models.get` name (`"procresnet166"`,
+            `"resnet164_baseline"`; built with
             `include_preprocessing=True` and the training set's channel
             statistics, so `best.keras` takes raw pixels), or a `keras.Model`
             that takes raw pixel values in [0, 255] (compiled here unless
@@ -53,7 +54,7 @@ def fit(model_or_name, dataset="cifar10", **options):
     """
     config = make_config(model_or_name, dataset, options)
     config.check()
-    run = rundir.plan(config.log_dir, config.existing, config.run_options())
+    run = rundir.plan(config.log_dir, config.existing, config.run_options(), config.model)
     devices = distribute.configure(config.cpu_replicas)
     rundir.check_replicas(run, devices.replicas)
     (x_train, y_train), (x_test, y_test), info = load_data(dataset, config)
@@ -83,7 +84,7 @@ def fit(model_or_name, dataset="cifar10", **options):
                   initial_epoch=run.first_epoch, steps_per_epoch=steps,
                   callbacks=callback_list, verbose=config.verbose, shuffle=False)
     metrics = summarise(run, model, callback_list, {
-        "model": config.model or model.name, "dataset": info.name,
+        "model": config.run_options()["model"] or model.name, "dataset": info.name,
         "backend": keras.backend.backend(), "replicas": devices.replicas,
         "global_batch": global_batch, "remat": config.remat, "seed": config.seed,
         "input": f"raw pixel values in [0, 255], shape {tuple(info.input_shape)}",
