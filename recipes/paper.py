@@ -7,8 +7,8 @@ Every recipe is SGD (momentum 0.9), lr 0.1 divided by 10 at epochs 150 and
 225 of 300, batch 128, weight decay 1e-4, flip/pad/crop augmentation and
 projection probability 0.5 (`keras-procrustes-train`'s defaults). Options
 after the name are passed on to `keras-procrustes-train` and override the
-recipe (e.g. `--epochs 30` scales the schedule down). Version 0.1's names of
-the baselines' recipes (`resnet164_cifar10`, ...) still run the baseline,
+recipe (e.g. `--epochs 30` scales the schedule down). The old names of the
+baselines' recipes (`resnet164_cifar10`, ...) still run the baseline,
 into their old run folders.
 """
 
@@ -24,7 +24,7 @@ RECIPES = {
     for model in MODELS
     for dataset in DATASETS
 }
-# Version 0.1's names of the baselines' recipes: they still run the baseline,
+# The old names of the baselines' recipes: they still run the baseline,
 # into the same run folder (runs/resnet164_cifar10), so their runs resume.
 OLD_NAMES = {
     f"{model[: -len('_baseline')]}_{dataset}": f"{model}_{dataset}"

@@ -27,7 +27,7 @@ def _structure(model, head=True):
     ]
 
 
-# Presets whose name built a bottleneck net in version 0.1.
+# Presets whose name built a bottleneck net under the old names.
 CHANGED_PRESETS = {"procresnet22", "procresnet112"}
 
 

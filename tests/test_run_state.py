@@ -127,30 +127,30 @@ def test_eval_pads_to_the_replica_count_with_weight_zero():
 
 
 def _old_run(folder, model):
-    """A run folder as version 0.1 left it: 0.1's model name, one epoch backed up."""
+    """A run folder as the old names left it: an old model name, one epoch backed up."""
     _backed_up(folder / "backup", 1)
     manifest = {"status": "running", "options": {"model": model, "dataset": "cifar10"}}
     (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
 
 
 def test_an_old_run_folder_resumes_under_its_new_model_name(tmp_path):
-    _old_run(tmp_path, "resnet164")  # 0.1: He et al.'s ResNet-164
+    _old_run(tmp_path, "resnet164")  # old name of He et al.'s ResNet-164
     options = {"model": "resnet164_baseline", "dataset": "cifar10"}
     run = rundir.plan(str(tmp_path), "resume", options, "resnet164_baseline")
     assert run.first_epoch == 1 and run.weights_path.endswith("epoch-0001.weights.h5")
     with pytest.raises(OptionError, match=(
             "model='resnet164': means 'procresnet166' now; the unfinished run in .* is "
-            r"'resnet164_baseline' \(recorded as 'resnet164' by version 0.1\): rerun with "
+            r"'resnet164_baseline' \(recorded as 'resnet164', an old name\): rerun with "
             "--model resnet164_baseline")):
         rundir.plan(str(tmp_path), "resume", {"model": "procresnet166", "dataset": "cifar10"},
                     "resnet164")
-    rundir.claim(run, options, {})  # resuming rewrites the manifest in 0.2's names
+    rundir.claim(run, options, {})  # resuming rewrites the manifest in the new names
     manifest = json.loads((tmp_path / rundir.MANIFEST).read_text())
     assert manifest["model_names"] == rundir.MODEL_NAMES and manifest["options"] == options
     assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1
 
 
 def test_an_old_name_that_no_longer_parses_resumes_under_its_spelling(tmp_path):
-    _old_run(tmp_path, "procresnet13")  # 0.1: bottleneck, one block a stage
+    _old_run(tmp_path, "procresnet13")  # old name: bottleneck, one block a stage
     options = {"model": "procresnet13_bottleneck", "dataset": "cifar10"}
     assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1

@@ -14,11 +14,11 @@ nets, 164 and 1001 (and the authors' 272 and 632) bottleneck nets. Any other
 depth names its block type: `procresnet13_bottleneck`,
 `resnet38_basic_baseline`.
 
-Names that meant another architecture before (version 0.1: `get("resnet164")`
-built the baseline, `get("resnet20")` and `get("procresnet22")` bottleneck
-nets) build what they mean now, with a `ModelNameWarning` that says what
-changed. Names that no longer parse (`procresnet13`) are refused with the
-new spelling of what they meant.
+The old names (package 0.1.0 before this grammar: `get("resnet164")` built
+the baseline, `get("resnet20")` and `get("procresnet22")` bottleneck nets)
+build what they mean now, with a `ModelNameWarning` that says what changed.
+Old names that no longer parse (`procresnet13`) are refused with the new
+spelling of what they meant.
 """
 
 import collections
@@ -81,9 +81,9 @@ def describe(model_name):
 
 
 def old_meaning(name):
-    """What `name` built in version 0.1, or `None` where it built nothing.
+    """What `name` built under the old names, or `None` where it built nothing.
 
-    Version 0.1 registered `resnet56` (basic baseline), `procresnet58` (basic
+    The old registry held `resnet56` (basic baseline), `procresnet58` (basic
     Procrustes) and read every other `resnet{9n+2}` as a bottleneck baseline
     and `procresnet{9n+4}` as a bottleneck Procrustes net.
 
@@ -112,7 +112,7 @@ class UnknownModelName(ValueError):
 
     Attributes:
         name: the name.
-        reason: why, and how to spell what it meant in 0.1 if anything.
+        reason: why, and how to spell what it meant under the old names.
     """
 
     def __init__(self, name, reason, known=""):
@@ -173,7 +173,7 @@ def _families():
 
 
 def meaning_change(name, model_name):
-    """The warning for a name that built another architecture in 0.1.
+    """The warning for an old name that built another architecture.
 
     Args:
         name: the name as given.
@@ -233,13 +233,13 @@ def family_block_type(depth, block_type=None):
 
 
 def legacy_canonical_name(name):
-    """The canonical name of what `name` meant in 0.1 (for old run folders).
+    """The canonical name of what an old name meant (for old run folders).
 
     Args:
-        name: a name recorded by version 0.1.
+        name: a name recorded under the old names.
 
     Returns:
-        The canonical name, or `name` itself when 0.1 did not know it.
+        The canonical name, or `name` itself when the old names lacked it.
     """
     old = old_meaning(name)
     return canonical_name(*old) if old is not None else name

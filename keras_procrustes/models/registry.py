@@ -146,7 +146,7 @@ def get_builder(name):
     Returns:
         A function of `ProcrustesResNet`'s keyword arguments that returns
         the model. A ValueError names an unknown `name`; a name that meant
-        another architecture in version 0.1 warns (`ModelNameWarning`).
+        another architecture under the old names warns (`ModelNameWarning`).
     """
     return _builder(name)
 

@@ -18,9 +18,9 @@ from keras_procrustes.training.config import OptionError
 
 MANIFEST = "keras_procrustes_run.json"
 HISTORY = "history.csv"
-# Manifests record model names as version 0.2 spells them (canonical names,
-# `procresnet166`, `resnet164_baseline`) under `"model_names": 2`; a
-# manifest without it names its model as 0.1 did (`resnet164`: the baseline).
+# Manifests record canonical model names (`procresnet166`,
+# `resnet164_baseline`) under `"model_names": 2`; a manifest without it names
+# its model with the old names (`resnet164`: the baseline; `names.old_meaning`).
 MODEL_NAMES = 2
 
 
@@ -129,7 +129,7 @@ def _check_same_model(log_dir, manifest, recorded, options, model_given, hint):
     as_recorded = manifest.get("options", {}).get("model")
     before = ""
     if as_recorded != recorded["model"]:
-        before = f" (recorded as {as_recorded!r} by version 0.1)"
+        before = f" (recorded as {as_recorded!r}, an old name)"
     given = model_given if model_given is not None else model
     means = f"means {model!r} now; " if given != model else ""
     raise OptionError(
