@@ -130,7 +130,7 @@ def step_benchmark(batch_size, repeats, projection_seconds):
     x = rng.normal(size=(batch_size, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, batch_size)
     configs = {
-        "resnet164": dict(procrustes=False),
+        "resnet164_baseline": dict(procrustes=False),
         "procresnet166 (p=0.5)": dict(projection_probability=0.5),
         "procresnet166 (p=1.0)": dict(projection_probability=1.0),
     }
@@ -150,10 +150,12 @@ def step_benchmark(batch_size, repeats, projection_seconds):
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, seconds in medians.items():
         print(f"  {name:24s} {seconds * 1e3:10.1f} ms/step")
-    base = medians["resnet164"]
-    print(f"  step ratio procresnet166 (p=0.5) / resnet164: {medians['procresnet166 (p=0.5)'] / base:.3f}")
-    print(f"  step ratio procresnet166 (p=1.0) / resnet164: {medians['procresnet166 (p=1.0)'] / base:.3f}")
-    print(f"  projection (svd, all three layers) / resnet164 step: "
+    base = medians["resnet164_baseline"]
+    print(f"  step ratio procresnet166 (p=0.5) / resnet164_baseline: "
+          f"{medians['procresnet166 (p=0.5)'] / base:.3f}")
+    print(f"  step ratio procresnet166 (p=1.0) / resnet164_baseline: "
+          f"{medians['procresnet166 (p=1.0)'] / base:.3f}")
+    print(f"  projection (svd, all three layers) / resnet164_baseline step: "
           f"{100 * projection_seconds / base:.2f}%")
 
 

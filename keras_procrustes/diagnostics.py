@@ -21,6 +21,9 @@ MEASURED_TYPES = (IdentityResidualBlock, IdentityResidualStack, NormPreservingTr
 def measured_layers(model):
     """The residual blocks, stacks and transitions of a model, in graph order.
 
+    Blocks inside a nested model (a backbone used as a layer) are found too,
+    at the nested model's place in the graph.
+
     Args:
         model: a functional or Sequential Keras model.
 
@@ -29,7 +32,13 @@ def measured_layers(model):
         `ProjectionResidualBlock`, `IdentityResidualStack`,
         `NormPreservingTransition`).
     """
-    return [layer for layer in model.layers if isinstance(layer, MEASURED_TYPES)]
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, MEASURED_TYPES):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(measured_layers(layer))
+    return found
 
 
 def _measured_names(layer):
@@ -108,7 +117,7 @@ def _probed_clone(model, probes):
             return _ProbedLayer(layer, probes)
         return layer
 
-    return keras.models.clone_model(model, clone_function=clone_layer)
+    return keras.models.clone_model(model, clone_function=clone_layer, recursive=True)
 
 
 def _loss_function(model, loss):
@@ -127,7 +136,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
         model: a functional or Sequential model whose blocks are this
             package's layers (`IdentityResidualBlock`,
             `ProjectionResidualBlock`, `IdentityResidualStack`,
-            `NormPreservingTransition`).
+            `NormPreservingTransition`), also inside a nested model (a
+            backbone used as a layer).
         x: a batch of inputs.
         y: the batch's targets.
         loss: a Keras loss (name, function or object); default the model's
@@ -149,6 +159,13 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
             f"Model '{model.name}' has no IdentityResidualBlock, "
             "IdentityResidualStack or NormPreservingTransition layer to measure."
         )
+    names = [layer.name for layer in layers]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"Model '{model.name}' has several measured layers named {repeated} "
+            "(e.g. in two nested models): their ratios would share a key."
+        )
     loss_fn = _loss_function(model, loss)
     probes = _Probes()
     clone = _probed_clone(model, probes)
@@ -156,7 +173,6 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
     y = ops.convert_to_tensor(y)
     with keras.StatelessScope():
         clone(x, training=training)  # records concrete shapes
-    names = [layer.name for layer in layers]
     zeros = []
     for name in names:
         shape_in, shape_out = probes.shapes[name]

@@ -24,7 +24,7 @@ def main():
     parser.add_argument("--out", default="runs/compare")
     args = parser.parse_args()
     rows = []
-    for model in ("procresnet58", "resnet56"):
+    for model in ("procresnet58", "resnet56_baseline"):
         cpu_start = time.process_time()
         metrics = fit(model, "fashion_mnist", epochs=args.epochs,
                       max_train_examples=args.max_train_examples, seed=args.seed,

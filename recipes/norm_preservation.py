@@ -27,8 +27,9 @@ matplotlib = require("matplotlib", "figures")
 matplotlib.use("Agg")
 plt = require("matplotlib.pyplot", "figures")
 
-PAIRS = (("resnet164", "procresnet166"),)
-DEPTHS = (("resnet56", "procresnet58"), ("resnet164", "procresnet166"), ("resnet1001", "procresnet1003"))
+PAIRS = (("resnet164_baseline", "procresnet166"),)
+DEPTHS = (("resnet56_baseline", "procresnet58"), ("resnet164_baseline", "procresnet166"),
+          ("resnet1001_baseline", "procresnet1003"))
 
 
 def train_and_measure(name, args, x_probe, y_probe, train_ds, info):

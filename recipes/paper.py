@@ -7,18 +7,29 @@ Every recipe is SGD (momentum 0.9), lr 0.1 divided by 10 at epochs 150 and
 225 of 300, batch 128, weight decay 1e-4, flip/pad/crop augmentation and
 projection probability 0.5 (`keras-procrustes-train`'s defaults). Options
 after the name are passed on to `keras-procrustes-train` and override the
-recipe (e.g. `--epochs 30` scales the schedule down).
+recipe (e.g. `--epochs 30` scales the schedule down). The old names of the
+baselines' recipes (`resnet164_cifar10`, ...) still run the baseline,
+into their old run folders.
 """
 
 import sys
 
 from keras_procrustes.cli import train
 
-MODELS = ("resnet56", "procresnet58", "resnet164", "procresnet166", "resnet1001", "procresnet1003")
+MODELS = ("resnet56_baseline", "procresnet58", "resnet164_baseline", "procresnet166",
+          "resnet1001_baseline", "procresnet1003")
+DATASETS = ("cifar10", "cifar100")
 RECIPES = {
     f"{model}_{dataset}": ["--model", model, "--dataset", dataset, "--epochs", "300"]
     for model in MODELS
-    for dataset in ("cifar10", "cifar100")
+    for dataset in DATASETS
+}
+# The old names of the baselines' recipes: they still run the baseline,
+# into the same run folder (runs/resnet164_cifar10), so their runs resume.
+OLD_NAMES = {
+    f"{model[: -len('_baseline')]}_{dataset}": f"{model}_{dataset}"
+    for model in MODELS if model.endswith("_baseline")
+    for dataset in DATASETS
 }
 
 
@@ -28,10 +39,14 @@ def main(argv):
         print("Recipes:\n  " + "\n  ".join(sorted(RECIPES)))
         return 0
     name, extra = argv[0], argv[1:]
-    if name not in RECIPES:
+    recipe = OLD_NAMES.get(name, name)
+    if recipe not in RECIPES:
         print(f"error: unknown recipe {name!r}; see --list", file=sys.stderr)
         return 2
-    return train.main(RECIPES[name] + ["--log-dir", f"runs/{name}"] + extra)
+    if recipe != name:
+        print(f"warning: recipe {name!r} is now called {recipe!r} (He et al.'s baseline)",
+              file=sys.stderr)
+    return train.main(RECIPES[recipe] + ["--log-dir", f"runs/{name}"] + extra)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def main(probability, steps):
     y = rng.integers(0, 3, 16 * steps)
     with strategy.scope():
         model = models.resnet(
-            11, input_shape=(8, 8, 3), classes=3, projection_probability=probability
+            11, "bottleneck", input_shape=(8, 8, 3), classes=3, projection_probability=probability
         )
         model.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)

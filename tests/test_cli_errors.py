@@ -36,6 +36,8 @@ TRAIN_CASES = [
     (["--momentum", "1"], "--momentum 1.0"),
     (["--projection-probability", "1.5"], "--projection-probability 1.5"),
     (["--model", "resnet99"], "--model resnet99"),
+    (["--model", "procresnet13"], "--model procresnet13: 11 is not one of He et al.'s depths"),
+    (["--model", "resnet164_bottleneck"], "say 'procresnet166' or 'resnet164_baseline'"),
     (["--model", "../x"], "--model ../x"),
     (["--cpu-replicas", "-1"], "--cpu-replicas -1"),
     (["--max-train-examples", "0"], "--max-train-examples 0"),
@@ -74,6 +76,17 @@ def test_log_dir_holding_foreign_files_is_refused(tmp_path, capsys):
     err = _refused(train_command.main, ["--log-dir", str(tmp_path / "run")], tmp_path, capsys)
     assert "not a run of this package" in err and "--existing new" in err
     assert (backup / "notes.txt").read_text() == "mine"
+
+
+def test_a_name_that_changed_meaning_is_refused_on_an_old_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    manifest = {"status": "running", "options": {"model": "resnet164"}}  # as 0.1 wrote it
+    (run / "keras_procrustes_run.json").write_text(json.dumps(manifest))
+    err = _refused(train_command.main, ["--model", "resnet164", "--log-dir", str(run)],
+                   tmp_path, capsys)
+    assert "--model resnet164: means 'procresnet166' now; the unfinished run in" in err
+    assert "rerun with --model resnet164_baseline to resume it" in err
 
 
 TUNE_CASES = [

@@ -121,13 +121,43 @@ def test_projected_transition_preserves_isotropic_gradient_norm():
     assert _transition_ratio(project=False) == pytest.approx(np.sqrt(2), abs=0.1)
 
 
+def test_blocks_inside_a_nested_backbone_are_measured():
+    # A backbone (blocks unrolled and one scanned stack) used as a layer of
+    # another model: the same ratios as on the backbone itself.
+    backbone = models.resnet(11, "bottleneck", include_top=False, input_shape=(8, 8, 3),
+                             scan=False, include_preprocessing=False)  # unrolled blocks, ...
+    stack = layers.IdentityResidualStack(2, 64, name="extra_stack")
+    features = stack(backbone.output)  # ... and a scanned stack
+    backbone = keras.Model(backbone.inputs, features, name="backbone")
+    inputs = keras.Input((8, 8, 3))
+    wrapper = keras.Model(inputs, backbone(inputs), name="wrapper")
+    x, _ = _batch(4)
+    upstream = np.random.default_rng(2).normal(size=(4, 2, 2, 256)).astype("float32")
+
+    def linear_loss(y_true, y_pred):
+        return keras.ops.sum(y_true * y_pred)
+
+    direct = diagnostics.gradient_norm_ratios(backbone, x, upstream, loss=linear_loss)
+    nested = diagnostics.gradient_norm_ratios(wrapper, x, upstream, loss=linear_loss)
+    assert list(nested) == list(direct)
+    assert list(direct)[:3] == ["stem_conv", "stage1_block1", "transition1"]
+    assert list(direct)[-2:] == ["extra_stack_block1", "extra_stack_block2"]
+    for name in direct:
+        assert nested[name] == pytest.approx(direct[name], rel=1e-5)
+    assert diagnostics.identity_block_names(wrapper) == diagnostics.identity_block_names(backbone)
+    copies = [keras.Model(backbone.inputs, backbone.output, name=n)(inputs) for n in "ab"]
+    twice = keras.Model(inputs, keras.layers.Add()(copies))  # the same blocks twice
+    with pytest.raises(ValueError, match="several measured layers named.*'stem_conv'"):
+        diagnostics.gradient_norm_ratios(twice, x, upstream, loss=linear_loss)
+
+
 def test_operator_singular_values_of_a_transition():
-    model = models.resnet(11, input_shape=(8, 8, 3), classes=3)
+    model = models.resnet(11, "bottleneck", input_shape=(8, 8, 3), classes=3)
     layer = model.get_layer("stem_conv")
     values = diagnostics.operator_singular_values(layer)
     expected = spectral.conv_singular_values(layer.kernel, (8, 8))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(values), keras.ops.convert_to_numpy(expected))
-    plain = models.resnet(11, procrustes=False, input_shape=(8, 8, 3), classes=3)
+    plain = models.resnet(11, "bottleneck", procrustes=False, input_shape=(8, 8, 3), classes=3)
     assert tuple(diagnostics.operator_singular_values(plain.get_layer("stem_conv")).shape) == (8 * 8 * 3,)
     with pytest.raises(ValueError, match="IdentityResidualBlock 'stage1_block1'"):
         diagnostics.operator_singular_values(model.get_layer("stage1_block1"))

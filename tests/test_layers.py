@@ -162,7 +162,7 @@ def test_remat_is_passed_to_every_block_of_a_model():
     from keras_procrustes import models
 
     for procrustes in (True, False):
-        model = models.resnet(11, procrustes=procrustes, input_shape=(8, 8, 3), remat=True)
+        model = models.resnet(11, "bottleneck", procrustes=procrustes, input_shape=(8, 8, 3), remat=True)
         blocks = [
             layer for layer in model.layers if isinstance(layer, layers.IdentityResidualBlock)
         ]

@@ -9,7 +9,9 @@ import pytest
 
 from keras_procrustes import data
 from keras_procrustes.training import checkpoints
+from keras_procrustes.training import rundir
 from keras_procrustes.training import search
+from keras_procrustes.training.config import OptionError
 
 
 def _model():
@@ -145,3 +147,33 @@ def test_process_shards_make_up_every_global_batch():
         np.testing.assert_array_equal(whole, np.concatenate([first, second]))
     with pytest.raises(ValueError, match="drop_remainder"):
         data.train_dataset(images, labels, 32, 1, shard=(0, 2))
+
+
+def _old_run(folder, model):
+    """A run folder as the old names left it: an old model name, one epoch backed up."""
+    _backed_up(folder / "backup", 1)
+    manifest = {"status": "running", "options": {"model": model, "dataset": "cifar10"}}
+    (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_an_old_run_folder_resumes_under_its_new_model_name(tmp_path):
+    _old_run(tmp_path, "resnet164")  # old name of He et al.'s ResNet-164
+    options = {"model": "resnet164_baseline", "dataset": "cifar10"}
+    run = rundir.plan(str(tmp_path), "resume", options, "resnet164_baseline")
+    assert run.first_epoch == 1 and run.weights_path.endswith("epoch-0001.weights.h5")
+    with pytest.raises(OptionError, match=(
+            "model='resnet164': means 'procresnet166' now; the unfinished run in .* is "
+            r"'resnet164_baseline' \(recorded as 'resnet164', an old name\): rerun with "
+            "--model resnet164_baseline")):
+        rundir.plan(str(tmp_path), "resume", {"model": "procresnet166", "dataset": "cifar10"},
+                    "resnet164")
+    rundir.claim(run, options, {})  # resuming rewrites the manifest in the new names
+    manifest = json.loads((tmp_path / rundir.MANIFEST).read_text())
+    assert manifest["model_names"] == rundir.MODEL_NAMES and manifest["options"] == options
+    assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1
+
+
+def test_an_old_name_that_no_longer_parses_resumes_under_its_spelling(tmp_path):
+    _old_run(tmp_path, "procresnet13")  # old name: bottleneck, one block a stage
+    options = {"model": "procresnet13_bottleneck", "dataset": "cifar10"}
+    assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1

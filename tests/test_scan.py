@@ -159,9 +159,12 @@ def test_stack_refuses_channel_mismatch():
         layers.IdentityResidualStack(3, 16)(keras.Input((8, 8, 32)))
 
 
-def _pair(name="procresnet22", **kwargs):
-    """The unrolled and scanned forms of a model, with the same weights."""
-    options = dict(input_shape=(8, 8, 3), classes=3, **kwargs)
+def _pair(name="procresnet22_bottleneck", **kwargs):
+    """The unrolled and scanned forms of a model, with the same weights.
+
+    `_data` is normalised already: no preprocessing layer.
+    """
+    options = dict(input_shape=(8, 8, 3), classes=3, include_preprocessing=False, **kwargs)
     unrolled = models.get(name, scan=False, **options)
     scanned = models.get(name, scan=True, **options)
     return unrolled, models.convert_weights(unrolled, scanned)
@@ -172,7 +175,7 @@ def _data(count=16):
     return rng.normal(size=(count, 8, 8, 3)).astype("float32"), rng.integers(0, 3, count)
 
 
-@pytest.mark.parametrize("name", ["procresnet22", "resnet20"])
+@pytest.mark.parametrize("name", ["procresnet22_bottleneck", "resnet20_bottleneck_baseline"])
 def test_scanned_model_equals_unrolled_and_measures_every_block(name):
     unrolled, scanned = _pair(name)
     stacks = [l for l in scanned.layers if isinstance(l, layers.IdentityResidualStack)]
@@ -201,8 +204,9 @@ def test_two_epochs_of_training_give_the_same_weights():
     for model in (unrolled, scanned):
         model.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
-    back = models.convert_weights(scanned, models.get("procresnet22", scan=False,
-                                                      input_shape=(8, 8, 3), classes=3))
+    back = models.convert_weights(scanned, models.get(
+        "procresnet22_bottleneck", scan=False, input_shape=(8, 8, 3), classes=3,
+        include_preprocessing=False))
     for expected, actual in zip(unrolled.weights, back.weights):
         assert expected.path.split("/")[-1] == actual.path.split("/")[-1]
         _close(actual, expected, 1e-4)
@@ -231,9 +235,9 @@ def test_scan_default_follows_the_stage_length():
 
 def test_convert_weights_names_what_differs():
     unrolled, _ = _pair()
-    other = models.get("procresnet31", scan=True, input_shape=(8, 8, 3), classes=3)
+    other = models.get("procresnet31_bottleneck", scan=True, input_shape=(8, 8, 3), classes=3)
     with pytest.raises(ValueError, match="stage1_block3"):
         models.convert_weights(unrolled, other)
-    wider = models.get("procresnet22", scan=True, input_shape=(8, 8, 3), classes=5)
+    wider = models.get("procresnet22_bottleneck", scan=True, input_shape=(8, 8, 3), classes=5)
     with pytest.raises(ValueError, match="'predictions'"):
         models.convert_weights(unrolled, wider)

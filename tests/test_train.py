@@ -27,7 +27,7 @@ tensorflow_only = pytest.mark.skipif(
 )
 
 SHORT_RUN = [
-    "--model", "procresnet13", "--dataset", "fashion_mnist",
+    "--model", "procresnet13_bottleneck", "--dataset", "fashion_mnist",
     "--max-test-examples", "128", "--batch-size", "32", "--lr", "0.05", "--verbose", "2",
 ]
 
@@ -207,12 +207,12 @@ def test_fit_from_a_script_on_arrays_and_a_nan_stop(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (48, 8, 8, 1), dtype="uint8")
     y = (x.mean(axis=(1, 2, 3)) > 127).astype("int32")
-    metrics = fit("procresnet13", ((x, y), (x, y)), epochs=2, batch_size=16, verbose=0,
+    metrics = fit("procresnet13_bottleneck", ((x, y), (x, y)), epochs=2, batch_size=16, verbose=0,
                   log_dir=str(tmp_path / "ok"))
     assert metrics["epochs_done"] == 2 and metrics["dataset"] == "arrays"
     with pytest.raises(FloatingPointError, match="no backup"):
-        fit("procresnet13", ((x, y), (x, y)), epochs=2, batch_size=16, lr=1e30, verbose=0,
-            log_dir=str(tmp_path / "nan"))
+        fit("procresnet13_bottleneck", ((x, y), (x, y)), epochs=2, batch_size=16, lr=1e30,
+            verbose=0, log_dir=str(tmp_path / "nan"))
     with pytest.raises(ValueError, match="lr=-1"):
-        fit("procresnet13", ((x, y), (x, y)), lr=-1, log_dir=str(tmp_path / "bad"))
+        fit("procresnet13_bottleneck", ((x, y), (x, y)), lr=-1, log_dir=str(tmp_path / "bad"))
     assert not os.path.exists(tmp_path / "bad")

@@ -29,12 +29,12 @@ def test_hypermodel_builds_the_space():
     model = hypermodel.build(hp)
     assert set(hp.values) == {"lr", "weight_decay", "depth", "projection_probability",
                               "projection_target_scale", "project_stem", "project_transitions"}
-    assert model.optimizer is not None and model.name == "procresnet13"
+    assert model.optimizer is not None and model.name == "procresnet13_bottleneck"
     hp.values["project_transitions"] = False
     hp.values["projection_target_scale"] = 1.2
     hp.values["depth"] = 20
     other = hypermodel.build(hp)
-    assert other.name == "procresnet22"
+    assert other.name == "procresnet22_bottleneck"
     assert other.get_layer("transition1").kernel.constraint is None
     assert other.get_layer("stem_conv").projection.target_scale == 1.2
 

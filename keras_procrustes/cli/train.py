@@ -27,8 +27,9 @@ def build_parser():
     )
     add = parser.add_argument
     add("--model", default="procresnet166",
-        help="a registered name (procresnet166, resnet164, procresnet58, ...), or "
-        "resnet{9n+2} / procresnet{9n+4} for any bottleneck depth")
+        help="a preset (procresnet166, resnet164_baseline, procresnet58, "
+        "resnet56_baseline, ...: models.list_models()), or any depth with its block "
+        "type (procresnet13_bottleneck, resnet38_basic_baseline)")
     common.add_data_arguments(parser)
     add("--epochs", type=int, default=300, help="the lr schedule scales to it")
     add("--batch-size", type=int, default=128, help="per replica")

@@ -197,7 +197,7 @@ class IdentityResidualStack(keras.layers.Layer):
             for _ in ("mean", "variance")
         ] if training else []
         weights = [variable.value for variable in self.block_weights()]
-        xs = [ops.arange(self.num_blocks), weights]
+        xs = [ops.arange(self.num_blocks, dtype="int32"), weights]
         if probes is not None:
             xs.append(list(probes))
 

@@ -1,11 +1,13 @@
 """Procrustes ResNets and He et al.'s pre-activation baselines, for CIFAR.
 
 One generic constructor, `ProcrustesResNet`, takes the per-stage block counts
-and widths; the named builders (`resnet56`, `resnet164`, `resnet1001`, and
-`resnet(depth)` for the other depths) are thin wrappers around it.
+and widths; `resnet(depth)` builds the CIFAR net of a depth, and the family
+builders (`resnet20` ... `resnet1001`, one for each depth of the preset
+table) are thin wrappers around it.
 """
 
-import os
+import textwrap
+import warnings
 
 import keras
 from keras import layers
@@ -15,11 +17,20 @@ from keras_procrustes.layers import IdentityResidualStack
 from keras_procrustes.layers import NormPreservingTransition
 from keras_procrustes.layers import ProjectionResidualBlock
 from keras_procrustes.layers.residual_block import BLOCK_TYPES
+from keras_procrustes.models import names
+from keras_procrustes.models.features import pyramid_outputs
+from keras_procrustes.models.presets import PRESETS
+from keras_procrustes.models.weights import weights_file
 
 # Conv layers per block, by block type: depth = LAYERS * blocks + 2 (stem
 # and classifier) for the baseline, + 2 more (the transitions) for the
 # Procrustes form.
-LAYERS_PER_BLOCK = {"bottleneck": 3, "basic": 2}
+LAYERS_PER_BLOCK = names.LAYERS_PER_BLOCK
+
+# With `include_preprocessing=True` and no statistics, raw pixels in
+# [0, 255] are mapped to [-1, 1], as keras.applications' MobileNetV3 does.
+DEFAULT_PIXEL_MEAN = 127.5
+DEFAULT_PIXEL_STD = 127.5
 
 # With `scan=None`, a stage runs as one scan from this many identity blocks
 # on (benchmarks/depth.py: below it, unrolled blocks trace quickly anyway).
@@ -30,7 +41,6 @@ def _check_arguments(
     stackwise_num_blocks,
     stackwise_num_filters,
     block_type,
-    weights,
     input_shape,
     include_top,
     pooling,
@@ -52,11 +62,6 @@ def _check_arguments(
             "lists of positive ints of the same length. Received "
             f"stackwise_num_blocks={stackwise_num_blocks}, "
             f"stackwise_num_filters={stackwise_num_filters}"
-        )
-    if not (weights is None or os.path.exists(weights)):
-        raise ValueError(
-            "`weights` must be None (random initialisation) or the path to "
-            f"a weights file. Received weights={weights}"
         )
     if include_top and (not isinstance(classes, int) or classes < 1):
         raise ValueError(
@@ -89,14 +94,46 @@ def _check_arguments(
             )
 
 
-def _normalization(input_shape, mean, std):
+def _dtype_policy(dtype):
+    """The `DTypePolicy` of `dtype`, or the global one for `None`.
+
+    A ValueError names a dtype that is not a policy, or one the backend
+    would silently compute in another dtype (float64 on JAX without its
+    64-bit mode).
+    """
+    if dtype is None:
+        return keras.config.dtype_policy()
+    try:
+        policy = keras.dtype_policies.get(dtype)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "`dtype` must be a dtype policy or its name (\"float32\", "
+            f"\"float64\", \"mixed_bfloat16\", ...). Received dtype={dtype!r}"
+        ) from None
+    for name in {policy.compute_dtype, policy.variable_dtype}:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # JAX warns before it truncates
+            made = keras.backend.standardize_dtype(keras.ops.zeros((), name).dtype)
+        if made != name:
+            raise ValueError(
+                f"The {keras.backend.backend()} backend makes {made} tensors when "
+                f"asked for {name} (on JAX, set JAX_ENABLE_X64=1 for float64). "
+                f"Received dtype={dtype!r}"
+            )
+    return policy
+
+
+def _normalization(input_shape, mean, std, dtype):
     """The input layer `(x - mean) / std` of `include_preprocessing`."""
     channels = input_shape[-1]
+    if mean is None and std is None:
+        mean, std = [DEFAULT_PIXEL_MEAN] * channels, [DEFAULT_PIXEL_STD] * channels
     for name, values in (("preprocessing_mean", mean), ("preprocessing_std", std)):
         if values is None or len(values) != channels:
             raise ValueError(
-                f"`include_preprocessing=True` needs `{name}`: {channels} "
-                f"per-channel values of the raw pixels. Received {name}={values}"
+                f"`{name}` must hold {channels} per-channel values of the raw "
+                f"pixels (or be None with its partner: [0, 255] to [-1, 1]). "
+                f"Received {name}={values}"
             )
     if min(std) <= 0:
         raise ValueError(
@@ -105,15 +142,16 @@ def _normalization(input_shape, mean, std):
     return layers.Normalization(
         mean=[float(m) for m in mean],
         variance=[float(s) ** 2 for s in std],
+        dtype=dtype,
         name="normalization",
     )
 
 
-def _stem(x, filters, procrustes, projection_kwargs):
+def _stem(x, filters, procrustes, projection_kwargs, dtype):
     """The 3x3 stem conv: projected (no BN/ReLU after) or plain."""
     if procrustes:
         return NormPreservingTransition(
-            filters, 3, strides=1, name="stem_conv", **projection_kwargs
+            filters, 3, strides=1, dtype=dtype, name="stem_conv", **projection_kwargs
         )(x)
     return layers.Conv2D(
         filters,
@@ -121,26 +159,30 @@ def _stem(x, filters, procrustes, projection_kwargs):
         padding="same",
         use_bias=False,
         kernel_initializer="he_normal",
+        dtype=dtype,
         name="stem_conv",
     )(x)
 
 
-def _transition(x, filters, index, projection_kwargs):
+def _transition(x, filters, index, projection_kwargs, dtype):
     """A standalone 1x1 stride-2 transition, projected or plain."""
     name = f"transition{index}"
     if projection_kwargs is not None:
-        return NormPreservingTransition(filters, name=name, **projection_kwargs)(x)
+        return NormPreservingTransition(
+            filters, dtype=dtype, name=name, **projection_kwargs
+        )(x)
     return layers.Conv2D(
         filters,
         1,
         strides=2,
         use_bias=False,
         kernel_initializer="he_normal",
+        dtype=dtype,
         name=name,
     )(x)
 
 
-def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan):
+def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan, dtype):
     """The residual blocks of one stage, named `stage{s}_block{b}`.
 
     The first block of a baseline stage has a projection shortcut. The
@@ -155,6 +197,7 @@ def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan):
             strides=1 if stage == 1 else 2,
             block_type=block_type,
             remat=remat,
+            dtype=dtype,
             name=f"stage{stage}_block1",
         )(x)
         first_identity = 2
@@ -169,12 +212,34 @@ def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan):
             remat=remat,
             block_prefix=f"stage{stage}_block",
             first_block=first_identity,
+            dtype=dtype,
             name=f"stage{stage}_stack",
         )(x)
     for block in range(first_identity, num_blocks + 1):
         x = IdentityResidualBlock(
-            filters, block_type=block_type, remat=remat, name=f"stage{stage}_block{block}"
+            filters,
+            block_type=block_type,
+            remat=remat,
+            dtype=dtype,
+            name=f"stage{stage}_block{block}",
         )(x)
+    return x
+
+
+def _head(x, include_top, pooling, classes, classifier_activation, policy):
+    """Pooling and the classifier (its outputs in the variable dtype)."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(dtype=policy, name="avg_pool")(x)
+        return layers.Dense(
+            classes,
+            activation=classifier_activation,
+            dtype=policy.variable_dtype,
+            name="predictions",
+        )(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(dtype=policy, name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(dtype=policy, name="max_pool")(x)
     return x
 
 
@@ -199,9 +264,10 @@ def ProcrustesResNet(
     seed=0,
     remat=False,
     scan=None,
-    include_preprocessing=False,
+    include_preprocessing=True,
     preprocessing_mean=None,
     preprocessing_std=None,
+    dtype=None,
     name="procrustes_resnet",
 ):
     """Builds a pre-activation CIFAR ResNet, in Procrustes or baseline form.
@@ -215,6 +281,11 @@ def ProcrustesResNet(
     shortcut (strided from stage 2 on). Both end in BN-ReLU, pooling and the
     classifier. All convs are bias-free.
 
+    The model takes raw pixel values in [0, 255] (`include_preprocessing`),
+    as keras.applications' models do. Its `pyramid_outputs` attribute holds
+    each stage's output (`models.pyramid_outputs`), keras-hub style, for use
+    as a backbone.
+
     Args:
         stackwise_num_blocks: residual blocks per stage, e.g. `[18, 18, 18]`.
         stackwise_num_filters: inner width per stage, e.g. `[16, 32, 64]`;
@@ -222,7 +293,8 @@ def ProcrustesResNet(
         block_type: `"bottleneck"` or `"basic"`.
         procrustes: the Procrustes form (`True`) or the baseline.
         include_top: whether to add the classifier.
-        weights: `None` or the path of a weights file to load.
+        weights: `None`, the path of a weights file, or the name of a
+            preset with published weights (`models.list_models(pretrained=True)`).
         input_tensor: optional Keras tensor to use as the input.
         input_shape: `(height, width, channels)`; height and width must be
             fixed in the Procrustes form and at least `2 ** num_stages`.
@@ -244,11 +316,17 @@ def ProcrustesResNet(
             not grow with depth; `None` scans the stages of at least
             `SCAN_MIN_BLOCKS` identity blocks. The outputs are the same;
             `models.convert_weights` moves weights between the two forms.
-        include_preprocessing: start with a `Normalization` layer, so the
-            model takes raw pixel values in [0, 255].
+        include_preprocessing: start with a `Normalization` layer
+            (`(x - mean) / std` per channel), so that the model takes raw
+            pixel values in [0, 255]. `False` for inputs normalised outside.
         preprocessing_mean: per-channel mean of the raw pixels (the
-            training set's), required with `include_preprocessing`.
+            training set's); `None` with `preprocessing_std=None` maps
+            [0, 255] to [-1, 1] (mean and std 127.5).
         preprocessing_std: per-channel standard deviation, likewise.
+        dtype: the layers' dtype policy (`"float32"`, `"float64"`,
+            `"mixed_bfloat16"`, a `keras.DTypePolicy`); `None` for the
+            global policy. The classifier computes in the policy's
+            variable dtype, so predictions are float32 under mixed precision.
         name: the model's name.
 
     Returns:
@@ -258,13 +336,14 @@ def ProcrustesResNet(
         stackwise_num_blocks,
         stackwise_num_filters,
         block_type,
-        weights,
         input_shape,
         include_top,
         pooling,
         classes,
         procrustes,
     )
+    policy = _dtype_policy(dtype)
+    weights_path = weights_file(weights)
     if input_tensor is None:
         img_input = layers.Input(shape=input_shape)
     elif not keras.backend.is_keras_tensor(input_tensor):
@@ -273,7 +352,7 @@ def ProcrustesResNet(
         img_input = input_tensor
     x = img_input
     if include_preprocessing:
-        x = _normalization(input_shape, preprocessing_mean, preprocessing_std)(x)
+        x = _normalization(input_shape, preprocessing_mean, preprocessing_std, policy)(x)
     projection_kwargs = {
         "probability": projection_probability,
         "engine": projection_engine,
@@ -283,50 +362,44 @@ def ProcrustesResNet(
     }
     expansion = 4 if block_type == "bottleneck" else 1
     stem_width = stackwise_num_filters[0] * (expansion if procrustes else 1)
-    x = _stem(x, stem_width, procrustes and project_stem, projection_kwargs)
+    x = _stem(x, stem_width, procrustes and project_stem, projection_kwargs, policy)
     stages = zip(stackwise_num_blocks, stackwise_num_filters)
     for stage, (num_blocks, filters) in enumerate(stages, start=1):
         if procrustes and stage > 1:
             transition_kwargs = projection_kwargs if project_transitions else None
-            x = _transition(x, filters * expansion, stage - 1, transition_kwargs)
-        x = _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan)
-    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name="post_bn")(x)
-    x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(
-            classes,
-            activation=classifier_activation,
-            dtype=keras.mixed_precision.dtype_policy().variable_dtype,
-            name="predictions",
-        )(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+            x = _transition(x, filters * expansion, stage - 1, transition_kwargs, policy)
+        x = _stage(
+            x, stage, num_blocks, filters, block_type, procrustes, remat, scan, policy
+        )
+    x = layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, dtype=policy, name="post_bn"
+    )(x)
+    x = layers.Activation("relu", dtype=policy, name="post_relu")(x)
+    x = _head(x, include_top, pooling, classes, classifier_activation, policy)
     inputs = (
         keras.utils.get_source_inputs(input_tensor)
         if input_tensor is not None
         else img_input
     )
     model = keras.Model(inputs, x, name=name)
-    if weights is not None:
-        model.load_weights(weights)
+    # A plain dict, untracked: Keras would wrap it in a TrackedDict, which a
+    # model built on these outputs can't return on JAX.
+    object.__setattr__(model, "pyramid_outputs", pyramid_outputs(model))
+    if weights_path is not None:
+        model.load_weights(weights_path)
     return model
 
 
-def blocks_per_stage(depth, block_type="bottleneck", procrustes=True):
-    """Blocks per stage `n` for a named depth.
+def blocks_per_stage(depth, block_type="bottleneck"):
+    """Blocks per stage `n` of He et al.'s depth.
 
-    Bottleneck nets have `9n + 2` layers (He et al.: 164, 272, 632, 1001) and
-    their Procrustes form `9n + 4` (166, 274, 634, 1003); basic-block nets
-    have `6n + 2` (56, 110) and `6n + 4` in Procrustes form. Either count is
-    accepted for the Procrustes form.
+    Bottleneck nets have `9n + 2` layers (164, 272, 632, 1001), basic-block
+    nets `6n + 2` (20, 32, 44, 56, 110); their Procrustes forms have two
+    more (the transitions), but `depth` is always the baseline's count.
 
     Args:
         depth: the layer count.
         block_type: `"bottleneck"` or `"basic"`.
-        procrustes: whether the Procrustes count is allowed.
 
     Returns:
         `n`, a positive int.
@@ -336,15 +409,16 @@ def blocks_per_stage(depth, block_type="bottleneck", procrustes=True):
             f"`block_type` must be one of {BLOCK_TYPES}. "
             f"Received block_type={block_type!r}"
         )
-    per_block = 3 * LAYERS_PER_BLOCK[block_type]
-    offsets = (2, 4) if procrustes else (2,)
-    for offset in offsets:
-        if isinstance(depth, int) and depth > offset and (depth - offset) % per_block == 0:
-            return (depth - offset) // per_block
-    forms = " or ".join(f"{per_block}n+{o}" for o in offsets)
+    per_stage = 3 * LAYERS_PER_BLOCK[block_type]
+    if names.is_valid_depth(depth, block_type):
+        return (depth - 2) // per_stage
+    hint = ""
+    if isinstance(depth, int) and names.is_valid_depth(depth - 2, block_type):
+        hint = (f" It is ProcResNet-{depth}'s count: depth counts the "
+                f"baseline's layers, so pass depth={depth - 2}.")
     raise ValueError(
-        f"A {block_type} ResNet{' (Procrustes)' if procrustes else ''} has "
-        f"depth {forms} for a positive int n. Received depth={depth}"
+        f"A {block_type} ResNet has depth {per_stage}n+2 for a positive int "
+        f"n. Received depth={depth}.{hint}"
     )
 
 
@@ -358,19 +432,22 @@ DOC = """
         procrustes: `True` builds the Procrustes form (identity blocks only,
             projected stem and transitions), `False` He et al.'s baseline.
         include_top: whether to add the classifier.
-        weights: `None` or the path of a weights file to load.
+        weights: `None`, the path of a weights file, or a preset name.
         input_tensor: optional Keras tensor to use as the input.
         input_shape: `(height, width, channels)`, default `(32, 32, 3)`.
         pooling: `None`, `"avg"` or `"max"` when `include_top=False`.
         classes: number of classes, default 10.
         classifier_activation: activation of the classifier.
-        name: the model's name.
+        include_preprocessing: the model takes raw pixels in [0, 255] and
+            normalises them (default `True`; see `ProcrustesResNet`).
+        dtype: the layers' dtype policy, default the global one.
+        name: the model's name; default its preset name.
         **kwargs: other options of `ProcrustesResNet`
-            (`projection_probability`, `projection_engine`, `remat`,
-            `scan`, ...).
+            (`preprocessing_mean`, `projection_probability`,
+            `projection_engine`, `remat`, `scan`, ...).
 
     Returns:
-        An uncompiled `keras.Model`.
+        An uncompiled `keras.Model`, with `pyramid_outputs`.
 
     Example:
     >>> model = resnet164()
@@ -380,7 +457,7 @@ DOC = """
 
 def resnet(
     depth,
-    block_type="bottleneck",
+    block_type=None,
     procrustes=True,
     include_top=True,
     weights=None,
@@ -392,62 +469,114 @@ def resnet(
     name=None,
     **kwargs,
 ):
-    """A CIFAR ResNet of any depth: `9n+2` bottleneck, `6n+2` basic.
+    """A CIFAR ResNet of He et al.'s depth `depth`: `9n+2` bottleneck, `6n+2` basic.
 
-    `depth` is the layer count, e.g. 164, 272, 632, 1001 for
-    `block_type="bottleneck"` or 56, 110 for `"basic"`; for the Procrustes
-    form it may also be given as its own count (`9n+4`, `6n+4`). Widths are
-    16/32/64 (inner) over three stages of `n` blocks. The default name is
-    `procresnet{9n+4}` or `resnet{9n+2}`.
+    `depth` is the baseline's layer count; the Procrustes form has two more
+    (ProcResNet-166 is `resnet(164)`). He et al.'s depths fix the block type
+    (20, 32, 44, 56, 110 basic; 164, 272, 632, 1001 bottleneck); any other
+    depth needs `block_type`. Widths are 16/32/64 (inner) over three stages
+    of `n` blocks. The default name is the architecture's
+    (`models.canonical_name`: `procresnet166`, `resnet164_baseline`,
+    `procresnet13_bottleneck`).
     """
-    n = blocks_per_stage(depth, block_type, procrustes)
-    if name is None:
-        base_depth = 3 * LAYERS_PER_BLOCK[block_type] * n + 2
-        name = f"procresnet{base_depth + 2}" if procrustes else f"resnet{base_depth}"
+    block_type = names.family_block_type(depth, block_type)
+    n = blocks_per_stage(depth, block_type)
+    canonical = names.canonical_name(depth, block_type, bool(procrustes))
     return ProcrustesResNet(
         [n, n, n],
         [16, 32, 64],
         block_type=block_type,
         procrustes=procrustes,
         include_top=include_top,
-        weights=weights,
+        weights=weights_file(weights, canonical),
         input_tensor=input_tensor,
         input_shape=input_shape,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        name=name,
+        name=canonical if name is None else name,
         **kwargs,
     )
 
 
+def _family(depth, procrustes, kwargs):
+    """The family builders' body: `resnet(depth)` with He et al.'s block."""
+    return resnet(depth, names.FAMILIES[depth], procrustes, **kwargs)
+
+
+def resnet20(procrustes=True, **kwargs):
+    """ResNet-20 / ProcResNet-22: basic blocks, 3 a stage."""
+    return _family(20, procrustes, kwargs)
+
+
+def resnet32(procrustes=True, **kwargs):
+    """ResNet-32 / ProcResNet-34: basic blocks, 5 a stage."""
+    return _family(32, procrustes, kwargs)
+
+
+def resnet44(procrustes=True, **kwargs):
+    """ResNet-44 / ProcResNet-46: basic blocks, 7 a stage."""
+    return _family(44, procrustes, kwargs)
+
+
 def resnet56(procrustes=True, **kwargs):
-    """ResNet-56: basic blocks, 9 per stage, widths 16/32/64.
+    """ResNet-56 / ProcResNet-58: basic blocks, 9 a stage.
 
     The Procrustes form has a projected 3x3 stem 3->16 and projected 1x1
     transitions 16->32, 32->64 (58 weighted layers); the baseline has 56.
     """
-    return resnet(56, "basic", procrustes, **kwargs)
+    return _family(56, procrustes, kwargs)
+
+
+def resnet110(procrustes=True, **kwargs):
+    """ResNet-110 / ProcResNet-112: basic blocks, 18 a stage."""
+    return _family(110, procrustes, kwargs)
 
 
 def resnet164(procrustes=True, **kwargs):
-    """ResNet-164 (baseline) / ProcResNet-166: bottleneck, 18 per stage.
+    """ResNet-164 / ProcResNet-166: bottleneck blocks, 18 a stage.
 
     The Procrustes form counts 166 layers: stem, 162 in 54 blocks, 2
-    transitions, classifier; 1,715,018 trainable parameters with 10 classes.
+    transitions, classifier.
     """
-    return resnet(164, "bottleneck", procrustes, **kwargs)
+    return _family(164, procrustes, kwargs)
+
+
+def resnet272(procrustes=True, **kwargs):
+    """ResNet-272 / ProcResNet-274: bottleneck blocks, 30 a stage."""
+    return _family(272, procrustes, kwargs)
+
+
+def resnet632(procrustes=True, **kwargs):
+    """ResNet-632 / ProcResNet-634: bottleneck blocks, 70 a stage."""
+    return _family(632, procrustes, kwargs)
 
 
 def resnet1001(procrustes=True, **kwargs):
-    """ResNet-1001 (baseline) / ProcResNet-1003: bottleneck, 111 per stage.
-
-    The Procrustes form counts 1003 layers; 10,339,466 trainable parameters
-    with 10 classes.
-    """
-    return resnet(1001, "bottleneck", procrustes, **kwargs)
+    """ResNet-1001 / ProcResNet-1003: bottleneck blocks, 111 a stage."""
+    return _family(1001, procrustes, kwargs)
 
 
-for _builder in (resnet, resnet56, resnet164, resnet1001):
-    if _builder.__doc__ is not None:  # None under `python -OO`
-        _builder.__doc__ += DOC
+FAMILY_BUILDERS = {
+    builder.__name__: builder
+    for builder in (resnet20, resnet32, resnet44, resnet56, resnet110,
+                    resnet164, resnet272, resnet632, resnet1001)
+}
+
+
+def _presets_line(builder_name):
+    """`Presets: procresnet166 (default, 1,715,018 parameters ...` of a builder."""
+    entries = [
+        f"`{name}` ({'default' if preset['arguments']['procrustes'] else 'procrustes=False'}"
+        f", {preset['parameters'][10]:,} parameters with 10 classes)"
+        for name, preset in PRESETS.items()
+        if preset["builder"] == builder_name
+    ]
+    text = "Presets: " + "; ".join(entries) + "."
+    return "\n\n" + textwrap.fill(text, 76, initial_indent="    ", subsequent_indent="    ")
+
+
+if __doc__ is not None:
+    resnet.__doc__ += DOC
+    for _name, _builder in FAMILY_BUILDERS.items():
+        _builder.__doc__ = _builder.__doc__.rstrip() + _presets_line(_name) + DOC

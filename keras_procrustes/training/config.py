@@ -114,7 +114,8 @@ class TrainingConfig:
     """Every option of a training run; defaults are the paper's recipe.
 
     Attributes:
-        model: a `models.get` name (e.g. `"procresnet166"`).
+        model: a `models.get` name (e.g. `"procresnet166"`,
+            `"resnet164_baseline"`).
         dataset: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`, or
             `"arrays"` for arrays given to `fit`.
         data_dir: a folder or archive with a local copy of the data.
@@ -270,16 +271,25 @@ class TrainingConfig:
         if not isinstance(self.model, str) or not re.fullmatch(r"[A-Za-z0-9_]+", self.model):
             raise OptionError("model", self.model, "must be a model name (see --help)")
         try:
-            models.get_builder(self.model)
-        except ValueError:
+            models.canonical_name(self.model)
+        except models.UnknownModelName as error:
             raise OptionError(
-                "model", self.model, f"unknown; known: {', '.join(models.list_models())}, "
-                "or resnet{9n+2} / procresnet{9n+4}"
+                "model", self.model, f"{error.reason}. Presets: "
+                f"{', '.join(models.list_models())} (see README, Using the models)"
             ) from None
 
     def run_options(self):
-        """The options that define the run, as a plain dict."""
-        return {name: getattr(self, name) for name in RUN_DEFINING}
+        """The options that define the run, as a plain dict.
+
+        The model is recorded under its canonical name (`procresnet166` for
+        `resnet164`), so a run resumes whatever the name it was given.
+        """
+        options = {name: getattr(self, name) for name in RUN_DEFINING}
+        if isinstance(self.model, str):
+            from keras_procrustes import models
+
+            options["model"] = models.canonical_name(self.model)
+        return options
 
     @property
     def jit(self):

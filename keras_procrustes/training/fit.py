@@ -32,7 +32,8 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     """Trains a model with the paper's recipe and returns the run's metrics.
 
     Args:
-        model_or_name: a `models.get` name (built with
+        model_or_name: a `models.get` name (`"procresnet166"`,
+            `"resnet164_baseline"`; built with
             `include_preprocessing=True` and the training set's channel
             statistics, so `best.keras` takes raw pixels), or a `keras.Model`
             that takes raw pixel values in [0, 255] (compiled here unless
@@ -90,7 +91,7 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
                   callbacks=callback_list, verbose=config.verbose if devices.is_chief else 0,
                   shuffle=False)
     facts = {
-        "model": config.model or model.name, "dataset": info.name,
+        "model": config.run_options()["model"] or model.name, "dataset": info.name,
         "backend": keras.backend.backend(), "replicas": devices.replicas,
         "processes": devices.processes, "global_batch": global_batch, "remat": config.remat,
         "projection_engine": config.projection_engine, "seed": config.seed,
@@ -126,7 +127,7 @@ def plan_and_configure(config):
     """
     cluster = config.cluster()
     if cluster is None:
-        run = rundir.plan(config.log_dir, config.existing, config.run_options())
+        run = rundir.plan(config.log_dir, config.existing, config.run_options(), config.model)
         devices = _configure(config, None)
         rundir.check_replicas(run, devices.replicas)
         return run, devices
@@ -134,7 +135,7 @@ def plan_and_configure(config):
     run = error = None
     if devices.is_chief:
         try:
-            run = rundir.plan(config.log_dir, config.existing, config.run_options())
+            run = rundir.plan(config.log_dir, config.existing, config.run_options(), config.model)
             rundir.check_replicas(run, devices.replicas)
         except (OptionError, checkpoints.RunStateError) as caught:
             error = caught

@@ -11,12 +11,17 @@ import os
 import tempfile
 import time
 
+from keras_procrustes.models import names
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.config import OptionError
 
 MANIFEST = "keras_procrustes_run.json"
 HISTORY = "history.csv"
+# Manifests record canonical model names (`procresnet166`,
+# `resnet164_baseline`) under `"model_names": 2`; a manifest without it names
+# its model with the old names (`resnet164`: the baseline; `names.old_meaning`).
+MODEL_NAMES = 2
 
 
 @dataclasses.dataclass
@@ -75,13 +80,15 @@ def _numbered(path):
     return f"{path}-{number}"
 
 
-def plan(log_dir, existing, options):
+def plan(log_dir, existing, options, model_given=None):
     """Decides where a run goes, reading but changing nothing.
 
     Args:
         log_dir: the folder asked for.
         existing: `"resume"`, `"new"` or `"refuse"` (see `TrainingConfig`).
-        options: the run-defining options (`TrainingConfig.run_options()`).
+        options: the run-defining options (`TrainingConfig.run_options()`,
+            the model under its canonical name).
+        model_given: the model name as the user gave it, for messages.
 
     Returns:
         A `RunPlan`. An `OptionError` (for `log_dir`) or a `RunStateError`
@@ -100,8 +107,36 @@ def plan(log_dir, existing, options):
         raise OptionError("log_dir", log_dir, f"holds a run ({manifest['status']}); {hint}")
     if manifest["status"] == "finished":
         raise OptionError("log_dir", log_dir, f"holds a finished run; {hint}")
-    _check_same_options(log_dir, manifest.get("options", {}), options, hint)
+    recorded = recorded_options(manifest)
+    _check_same_model(log_dir, manifest, recorded, options, model_given, hint)
+    _check_same_options(log_dir, recorded, options, hint)
     return _resume_plan(log_dir)
+
+
+def recorded_options(manifest):
+    """A manifest's run options, its model under its canonical name."""
+    recorded = dict(manifest.get("options", {}))
+    model = recorded.get("model")
+    if manifest.get("model_names") != MODEL_NAMES and isinstance(model, str):
+        recorded["model"] = names.legacy_canonical_name(model)
+    return recorded
+
+
+def _check_same_model(log_dir, manifest, recorded, options, model_given, hint):
+    model = options.get("model")
+    if "model" not in recorded or recorded["model"] == model:
+        return
+    as_recorded = manifest.get("options", {}).get("model")
+    before = ""
+    if as_recorded != recorded["model"]:
+        before = f" (recorded as {as_recorded!r}, an old name)"
+    given = model_given if model_given is not None else model
+    means = f"means {model!r} now; " if given != model else ""
+    raise OptionError(
+        "model", given, f"{means}the unfinished run in {log_dir} is "
+        f"{recorded['model']!r}{before}: rerun with --model {recorded['model']} to resume "
+        f"it, or {hint}"
+    )
 
 
 def _check_same_options(log_dir, recorded, options, hint):
@@ -136,7 +171,7 @@ def claim(run, options, details):
     """
     os.makedirs(run.path, exist_ok=True)
     manifest = read_manifest(run.path) or {"created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    manifest.update(status="running", options=options, **details)
+    manifest.update(status="running", options=options, model_names=MODEL_NAMES, **details)
     checkpoints.write_json(os.path.join(run.path, MANIFEST), manifest)
     _trim_history(os.path.join(run.path, HISTORY), run.first_epoch)
 

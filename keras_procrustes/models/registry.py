@@ -1,0 +1,167 @@
+"""The registry: model names to builders, read from the preset table.
+
+`get(name)` builds what a name means (see `names`): a preset
+(`procresnet166`, `resnet164_baseline`), a family's builder name
+(`resnet164`, the same as calling `models.resnet164`), or an architecture of
+any depth with its block type (`procresnet13_bottleneck`).
+"""
+
+import fnmatch
+import functools
+import warnings
+
+from keras_procrustes.models import names
+from keras_procrustes.models.presets import PRESETS
+from keras_procrustes.models.resnet import FAMILY_BUILDERS
+from keras_procrustes.models.resnet import resnet
+from keras_procrustes.models.weights import presets_with_weights
+
+
+def _patterns(patterns):
+    if isinstance(patterns, str):
+        return [patterns] if patterns else []
+    return list(patterns or [])
+
+
+def list_models(filter="", exclude_filters="", pretrained=False):
+    """The preset names, sorted, like `timm.list_models`.
+
+    Args:
+        filter: an fnmatch pattern (`"procresnet*"`, `"*_baseline"`) or a
+            list of them; a name is listed when it matches any. Empty: all.
+        exclude_filters: patterns of names to leave out.
+        pretrained: list only the presets with published weights.
+
+    Returns:
+        A list of preset names. Each is one architecture; `get` also takes
+        the family builders' names (`resnet164`) and any depth with its
+        block type (`procresnet13_bottleneck`).
+
+    Example:
+    >>> list_models("*_baseline")[:2]
+    ['resnet1001_baseline', 'resnet110_baseline']
+    """
+    found = presets_with_weights() if pretrained else sorted(PRESETS)
+    include = _patterns(filter)
+    if include:
+        found = [n for n in found if any(fnmatch.fnmatchcase(n, p) for p in include)]
+    exclude = _patterns(exclude_filters)
+    return [n for n in found if not any(fnmatch.fnmatchcase(n, p) for p in exclude)]
+
+
+def _unknown(error):
+    """`error` again, listing the names that exist."""
+    return names.UnknownModelName(
+        error.name, error.reason,
+        f"Presets: {', '.join(PRESETS)}; builders: "
+        f"{', '.join(FAMILY_BUILDERS)}; any other depth with its "
+        "block type: procresnet{D+2}_bottleneck, resnet{D}_basic_baseline, ...",
+    )
+
+
+def resolve(name, stacklevel=2):
+    """The `ModelName` of a name, warning where its meaning changed.
+
+    Args:
+        name: a model name.
+        stacklevel: where the `ModelNameWarning` points, as in
+            `warnings.warn` called by `resolve` (2: `resolve`'s caller).
+
+    Returns:
+        A `names.ModelName`. An `UnknownModelName` (a ValueError) names an
+        unknown name and lists what exists.
+    """
+    try:
+        model_name = names.parse(name)
+    except names.UnknownModelName as error:
+        raise _unknown(error) from None
+    note = names.meaning_change(name, model_name)
+    if note:
+        warnings.warn(note, names.ModelNameWarning, stacklevel=stacklevel)
+    return model_name
+
+
+def canonical_name(name):
+    """The preset-style name of what `name` builds by default, no warning.
+
+    Args:
+        name: a model name (`"resnet164"`, `"procresnet166"`, ...).
+
+    Returns:
+        E.g. `"procresnet166"` for `"resnet164"`. A ValueError names an
+        unknown name.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", names.ModelNameWarning)
+        model_name = resolve(name)
+    if model_name.procrustes is None:
+        model_name = model_name._replace(procrustes=True)
+    return names.canonical_name(*model_name)
+
+
+def _check_fixed(name, model_name, kwargs):
+    """Refuses a `procrustes` argument that contradicts a fixed-form name."""
+    procrustes = kwargs.pop("procrustes", model_name.procrustes)
+    if bool(procrustes) != model_name.procrustes:
+        other = names.canonical_name(
+            model_name.depth, model_name.block_type, not model_name.procrustes)
+        raise ValueError(
+            f"Model name {name!r} is {names.describe(model_name)}. Received "
+            f"procrustes={procrustes!r}: build {other!r} for the other form."
+        )
+
+
+def _build_preset(name, model_name, **kwargs):
+    """A preset: its builder with its arguments (from the preset table)."""
+    _check_fixed(name, model_name, kwargs)
+    preset = PRESETS[name]
+    builder = FAMILY_BUILDERS[preset["builder"]]
+    return builder(**preset["arguments"], **kwargs)
+
+
+def _build_any_depth(name, model_name, **kwargs):
+    """A depth with its block type: `resnet(depth, block_type, procrustes)`."""
+    _check_fixed(name, model_name, kwargs)
+    return resnet(model_name.depth, model_name.block_type, model_name.procrustes, **kwargs)
+
+
+def _builder(name):
+    """`get_builder`'s body; its warning points at the caller of `get`."""
+    model_name = resolve(name, stacklevel=4)
+    if name in PRESETS:
+        return functools.partial(_build_preset, name, model_name)
+    if model_name.procrustes is None:
+        return FAMILY_BUILDERS[name]
+    return functools.partial(_build_any_depth, name, model_name)
+
+
+def get_builder(name):
+    """The builder of a model name, without building it.
+
+    Args:
+        name: a preset (`list_models()`), a family's builder name
+            (`"resnet164"`), or a depth with its block type
+            (`"procresnet13_bottleneck"`, `"resnet11_bottleneck_baseline"`).
+
+    Returns:
+        A function of `ProcrustesResNet`'s keyword arguments that returns
+        the model. A ValueError names an unknown `name`; a name that meant
+        another architecture under the old names warns (`ModelNameWarning`).
+    """
+    return _builder(name)
+
+
+def get(name, **kwargs):
+    """Builds a model by name.
+
+    A builder and its name build the same net: `get("resnet164")` is
+    `resnet164()`, ProcResNet-166, and so is `get("procresnet166")`.
+
+    Args:
+        name: see `get_builder`.
+        **kwargs: arguments of the builder (`classes`, `input_shape`, ...).
+
+    Returns:
+        An uncompiled `keras.Model`, named after its architecture.
+    """
+    return _builder(name)(**kwargs)

@@ -1,0 +1,213 @@
+"""Names, presets and the registry: one name, one architecture."""
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from keras_procrustes import models
+from keras_procrustes.models import names
+
+PRESETS = sorted(models.PRESETS)
+
+
+def _trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def _structure(model, head=True):
+    """What makes an architecture: names, layer types and weight shapes."""
+    return model.name, [
+        (layer.name, type(layer).__name__, [tuple(w.shape) for w in layer.weights])
+        for layer in model.layers
+        if layer.__class__.__name__ != "InputLayer" and (head or layer.name != "predictions")
+    ]
+
+
+# Presets whose name built a bottleneck net under the old names.
+CHANGED_PRESETS = {"procresnet22", "procresnet112"}
+
+
+def test_every_family_of_the_table_has_its_builder():
+    from keras_procrustes.models.resnet import FAMILY_BUILDERS
+
+    assert {preset["builder"] for preset in models.PRESETS.values()} == set(FAMILY_BUILDERS)
+    for builder in FAMILY_BUILDERS:
+        assert getattr(models, builder) is FAMILY_BUILDERS[builder]
+
+
+def test_only_the_presets_that_changed_meaning_warn():
+    changed = {n for n in PRESETS if names.meaning_change(n, names.parse(n))}
+    assert changed == CHANGED_PRESETS
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_every_preset_name_and_its_builder_build_the_counted_net(name):
+    # Two builds a preset keep this short (ResNet-1001 builds in about 2 s):
+    # `get` with 10 classes, the builder with 100; everything but the
+    # classifier must be the same, and each count is the table's.
+    preset = models.PRESETS[name]
+    with warnings.catch_warnings():
+        action = "ignore" if name in CHANGED_PRESETS else "error"
+        warnings.simplefilter(action, models.ModelNameWarning)
+        by_name = models.get(name)
+    by_builder = getattr(models, preset["builder"])(**preset["arguments"], classes=100)
+    assert by_name.name == by_builder.name == name
+    assert _trainable(by_name) == preset["parameters"][10]
+    assert _trainable(by_builder) == preset["parameters"][100]
+    assert _structure(by_name, head=False) == _structure(by_builder, head=False)
+    assert by_name.output_shape == (None, 10) and by_builder.output_shape == (None, 100)
+    assert names.canonical_name(*names.parse(name)) == name  # the grammar agrees
+
+
+def test_the_table_holds_specs_exact_counts():
+    # SPEC section 2: measured on the authors' classes and by hand; 100
+    # classes add 23,130 (a 256-wide head).
+    spec = {"procresnet166": 1_715_018, "procresnet1003": 10_339_466}
+    for name, count in spec.items():
+        preset = models.PRESETS[name]
+        assert preset["parameters_from"] == "SPEC"
+        assert preset["parameters"] == {10: count, 100: count + 23_130}
+    assert {n for n, p in models.PRESETS.items() if p["parameters_from"] == "SPEC"} == set(spec)
+
+
+@pytest.mark.parametrize("builder", ["resnet32", "resnet44", "resnet164"])
+def test_a_builders_name_builds_what_the_builder_builds(builder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", models.ModelNameWarning)  # resnet164 changed
+        by_name = models.get(builder)
+    assert _structure(by_name) == _structure(getattr(models, builder)())
+    assert by_name.name == f"procresnet{int(builder[6:]) + 2}"
+    if builder == "resnet32":
+        assert models.get(builder, procrustes=False).name == "resnet32_baseline"
+
+
+@pytest.mark.parametrize("old, builds, meant", [
+    ("resnet164", "procresnet166", "resnet164_baseline"),
+    ("resnet56", "procresnet58", "resnet56_baseline"),
+    ("resnet20", "procresnet22", "resnet20_bottleneck_baseline"),
+    ("resnet110", "procresnet112", "resnet110_bottleneck_baseline"),
+    ("procresnet22", "procresnet22", "procresnet22_bottleneck"),
+])
+def test_a_name_that_changed_meaning_warns_and_builds_what_it_says(old, builds, meant):
+    with pytest.warns(models.ModelNameWarning, match=f"now builds .*'{builds}'.*say '{meant}'"):
+        model = models.get(old, input_shape=(8, 8, 3))
+    assert model.name == builds
+    assert _trainable(model) == models.PRESETS[builds]["parameters"][10]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", models.ModelNameWarning)
+        assert models.get(meant, input_shape=(8, 8, 3)).name == meant
+
+
+def test_a_depth_without_block_type_that_changed_meaning_warns():
+    with pytest.warns(models.ModelNameWarning, match="block_type='bottleneck'"):
+        model = models.resnet(56, input_shape=(8, 8, 3))
+    assert model.name == "procresnet58" and model.get_layer("stage1_block1").block_type == "basic"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", models.ModelNameWarning)
+        models.resnet(56, "basic", input_shape=(8, 8, 3))
+        models.resnet(164, input_shape=(8, 8, 3))
+
+
+@pytest.mark.parametrize("name, message", [
+    ("procresnet13", "needs a block type.*say 'procresnet13_bottleneck'"),
+    ("resnet11", "say 'resnet11_bottleneck_baseline'"),
+    ("resnet50", r"name='resnet50'.*Presets: resnet20_baseline, procresnet22"),
+    ("resnet11_bottleneck", "'procresnet13_bottleneck' or 'resnet11_bottleneck_baseline'"),
+    ("procresnet167_bottleneck", "9n\\+2.*165 is not"),
+    ("procresnet166_baseline", "not a baseline"),
+])
+def test_unknown_names_are_refused_with_what_to_say(name, message):
+    with pytest.raises(models.UnknownModelName, match=message):
+        models.get(name)
+
+
+def test_a_fixed_form_takes_no_other_form():
+    with pytest.raises(ValueError, match="procrustes=False.*'resnet164_baseline'"):
+        models.get("procresnet166", procrustes=False)
+    model = models.get("resnet20_baseline", procrustes=False, input_shape=(8, 8, 3))
+    assert model.name == "resnet20_baseline"
+
+
+def test_any_depth_with_its_block_type():
+    model = models.get("procresnet13_bottleneck", input_shape=(8, 8, 3), classes=3)
+    assert model.name == "procresnet13_bottleneck"
+    assert model.get_layer("stage1_block1").block_type == "bottleneck"
+    baseline = models.get("resnet38_basic_baseline", input_shape=(8, 8, 3))
+    stage3 = [layer.name for layer in baseline.layers if layer.name.startswith("stage3_block")]
+    assert stage3[-1] == "stage3_block6"
+
+
+def test_list_models_filters_with_fnmatch_patterns():
+    assert models.list_models() == PRESETS
+    procrustes = models.list_models("procresnet*")
+    assert len(procrustes) == 9
+    assert all(models.PRESETS[name]["arguments"]["procrustes"] for name in procrustes)
+    assert models.list_models(["resnet1*_baseline", "procresnet5?"]) == [
+        "procresnet58", "resnet1001_baseline", "resnet110_baseline", "resnet164_baseline"]
+    assert models.list_models("*_baseline", exclude_filters=["resnet[1-4]*"]) == [
+        "resnet56_baseline", "resnet632_baseline"]
+    assert models.list_models("resnet16?") == []  # builder names are not presets
+    assert models.list_models(pretrained=True) == []  # no published weights yet
+
+
+def test_weights_from_a_path_give_the_same_predictions(tmp_path):
+    options = dict(input_shape=(8, 8, 3), classes=3)
+    model = models.get("procresnet34", **options)
+    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype("float32")
+    model.predict(x, verbose=0)
+    path = os.path.join(tmp_path, "p34.weights.h5")
+    model.save_weights(path)
+    loaded = models.get("procresnet34", weights=path, **options)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("weights, message", [
+    ("procresnet166", "No weights are published for the preset weights='procresnet166'. "
+                      "Presets with weights: none yet"),
+    ("procresnet999", "weights='procresnet999': no such file, and not a preset "
+                      r"\(presets: resnet20_baseline, procresnet22, .*; with weights: none yet"),
+    ("/no/such/file.weights.h5", "weights='/no/such/file.weights.h5'"),
+])
+def test_unusable_weights_are_named(weights, message):
+    with pytest.raises(ValueError, match=message):
+        models.resnet164(weights=weights)
+
+
+PUBLISHED_WEIGHTS = """
+import hashlib, sys
+import numpy as np
+from keras_procrustes import models
+path, x_path = sys.argv[1], sys.argv[2]
+digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+models.PRESETS["procresnet34"]["weights"] = {"origin": "file://" + path, "file_hash": digest}
+assert models.list_models(pretrained=True) == ["procresnet34"]
+model = models.get("procresnet34", weights="procresnet34", input_shape=(8, 8, 3), classes=3)
+np.save(x_path + ".out.npy", model.predict(np.load(x_path), verbose=0))
+try:
+    models.resnet20(weights="procresnet34")
+except ValueError as error:
+    print(error)
+"""
+
+
+def test_a_presets_published_weights_are_fetched_and_checked(tmp_path):
+    # In a child process: its Keras home (KERAS_HOME, read at import) is
+    # tmp_path, where keras.utils.get_file caches the weights it fetches.
+    model = models.get("procresnet34", input_shape=(8, 8, 3), classes=3)
+    x = np.random.default_rng(1).integers(0, 256, (2, 8, 8, 3)).astype("float32")
+    weights, x_path = str(tmp_path / "published.weights.h5"), str(tmp_path / "x.npy")
+    model.save_weights(weights)
+    np.save(x_path, x)
+    env = dict(os.environ, KERAS_HOME=str(tmp_path / "home"), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", PUBLISHED_WEIGHTS, weights, x_path],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert os.path.exists(tmp_path / "home" / "keras_procrustes" / "procresnet34.weights.h5")
+    np.testing.assert_allclose(np.load(x_path + ".out.npy"), model.predict(x, verbose=0),
+                               atol=1e-6)
+    assert "weights='procresnet34' are that preset's; this model is 'procresnet22'" in result.stdout
