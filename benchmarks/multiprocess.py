@@ -1,6 +1,6 @@
 """Data-parallel scaling over local JAX processes: images/second of 1, 2, 4.
 
-    python benchmarks/multiprocess.py [--model procresnet13] [--global-batch 64]
+    python benchmarks/multiprocess.py [--model procresnet13_bottleneck] [--global-batch 64]
 
 Every setting is a job of N processes on 127.0.0.1 (one CPU device each),
 joined by `keras.distribution.initialize` as on a cluster, training one model
@@ -97,7 +97,7 @@ def run_job(processes, arguments, timeout_s):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="procresnet13")
+    parser.add_argument("--model", default="procresnet13_bottleneck")
     parser.add_argument("--global-batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])

@@ -1,7 +1,7 @@
 """Starts a training job of N processes on this machine, to try multi-host training.
 
     python recipes/local_job.py --processes 2 --cpu-devices 2 -- \\
-        --model procresnet13 --dataset fashion_mnist --epochs 2 --batch-size 8 \\
+        --model procresnet13_bottleneck --dataset fashion_mnist --epochs 2 --batch-size 8 \\
         --projection-engine newton_schulz --log-dir runs/job
 
 Every process runs `keras-procrustes-train` with the arguments after `--` on

@@ -36,7 +36,7 @@ DEADLINE_S = 240
 # lr is small so that float round-off (the gradient sums run in another
 # order over two processes) stays near 1e-6 after 6 steps.
 OPTIONS = {
-    "model": "procresnet13", "dataset": "fashion_mnist", "max_train_examples": 96,
+    "model": "procresnet13_bottleneck", "dataset": "fashion_mnist", "max_train_examples": 96,
     "max_test_examples": 64, "batch_size": 8, "epochs": 2, "lr": 0.002,
     "projection_engine": "newton_schulz", "verbose": 2,
 }
