@@ -32,13 +32,13 @@ from common import run_child
 GIB = 2.0**30
 
 
-def build(model_name, remat):
+def build(model_name, remat, scan=None):
     """A compiled model (SGD with momentum), as in `throughput.py`."""
     import keras
 
     from keras_procrustes import models
 
-    model = models.get(model_name, remat=remat)
+    model = models.get(model_name, remat=remat, scan=scan)
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
     return model
 
@@ -143,12 +143,12 @@ def peak_bytes():
     return None, None
 
 
-def measure(model_name, batch_size, repeats, remat, run_steps):
+def measure(model_name, batch_size, repeats, remat, run_steps, scan=None):
     """Figures of one setting, in this process."""
     import keras
     import numpy as np
 
-    model = build(model_name, remat)
+    model = build(model_name, remat, scan)
     figures = {}
     if keras.backend.backend() == "jax":
         figures["saved"] = saved_for_backward_bytes(model, batch_size) / GIB
@@ -175,11 +175,13 @@ def main():
                         help="only the JAX figure that needs no run (saved)")
     parser.add_argument("--backends", nargs="+", default=None,
                         help="default: tensorflow and jax (jax with --no-steps)")
+    parser.add_argument("--unrolled", action="store_true",
+                        help="every block its own layer (scan=False; default: the builders')")
     parser.add_argument("--child", choices=("True", "False"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         report(measure(args.model, args.batch_size, args.repeats, args.child == "True",
-                       not args.no_steps))
+                       not args.no_steps, scan=False if args.unrolled else None))
         return
     backends = args.backends or (["jax"] if args.no_steps else ["tensorflow", "jax"])
     if args.no_steps and backends != ["jax"]:
@@ -190,7 +192,8 @@ def main():
             command = ["--model", args.model, "--batch-size", str(args.batch_size),
                        "--repeats", str(args.repeats), "--child", str(remat)]
             results[remat] = run_child(
-                __file__, command + (["--no-steps"] if args.no_steps else []),
+                __file__, command + (["--no-steps"] if args.no_steps else [])
+                + (["--unrolled"] if args.unrolled else []),
                 KERAS_BACKEND=backend)
             result = results[remat]
             line = f"{backend:10s} remat={str(remat):5s}"
