@@ -53,6 +53,30 @@ TRAIN_CASES = [
 ]
 
 
+def test_missing_data_dir_is_named_as_the_option(tmp_path, capsys):
+    absent = tmp_path / "absent"
+    err = _refused(train_command.main, ["--data-dir", str(absent), "--epochs", "1",
+                                        "--log-dir", str(tmp_path / "run")], tmp_path, capsys)
+    assert f"--data-dir {absent}: does not exist" in err
+
+
+@pytest.mark.parametrize("port", ["abc", "99999", "0"])
+def test_bad_keras_tuner_oracle_port_variable(tmp_path, capsys, monkeypatch, port):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", port)
+    err = _refused(tune_command.main, ["--directory", str(tmp_path)], tmp_path, capsys)
+    assert f"KERASTUNER_ORACLE_PORT={port}: must be a port" in err
+
+
+def test_keras_tuner_variables_missing_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KERASTUNER_TUNER_ID", raising=False)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    err = _refused(tune_command.main, ["--directory", str(tmp_path)], tmp_path, capsys)
+    assert "needs KERASTUNER_TUNER_ID" in err
+
+
 @pytest.mark.parametrize("extra, named", TRAIN_CASES)
 def test_train_option_errors(tmp_path, capsys, extra, named):
     argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "absent"),
@@ -99,7 +123,10 @@ TUNE_CASES = [
     (["--project-name", "."], "--project-name ."),
     (["--project-name", "../elsewhere"], "--project-name ../elsewhere"),
     (["--chief", "--oracle", "nohost"], "--oracle nohost"),
-    (["--worker", "a"], "--oracle None"),
+    (["--worker", "a"], "--worker a: needs --oracle HOST:PORT"),
+    (["--chief"], "--chief needs --oracle HOST:PORT"),
+    (["--objective", "bogus"], "--objective bogus: must be one of val_accuracy, val_loss"),
+    (["--block-type", "foo"], "--block-type foo: must be one of bottleneck, basic"),
     (["--worker", "the-chief", "--oracle", "h:1"], "--worker the-chief"),
     (["--oracle", "h:1"], "--oracle h:1"),
 ]
@@ -164,6 +191,39 @@ def test_job_option_errors(tmp_path, capsys, monkeypatch, extra, named):
     err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r"), *extra],
                    tmp_path, capsys)
     assert named in err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="a job of processes is JAX's")
+@pytest.mark.parametrize("extra, environment, named", [
+    ([], {"KERAS_DISTRIBUTION_NUM_PROCESSES": "abc"},
+     "KERAS_DISTRIBUTION_NUM_PROCESSES=abc: must be a positive int"),
+    ([], {"KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
+     "KERAS_DISTRIBUTION_NUM_PROCESSES=2: needs KERAS_DISTRIBUTION_JOB_ADDRESSES"),
+    (["--coordinator", "127.0.0.1:12345"], {},
+     "--coordinator 127.0.0.1:12345: needs --num-processes N and --process-id I"),
+    (["--coordinator", "127.0.0.1:12345", "--num-processes", "2"], {},
+     "--coordinator 127.0.0.1:12345: needs --process-id I"),
+])
+def test_job_values_before_what_is_missing(tmp_path, capsys, monkeypatch, extra,
+                                           environment, named):
+    for variable in ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                     "KERAS_DISTRIBUTION_PROCESS_ID"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r"), *extra],
+                   tmp_path, capsys)
+    assert named in err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="TF_CONFIG ignored on JAX")
+def test_multi_worker_tf_config_is_refused_on_jax(tmp_path, capsys, monkeypatch):
+    tf_config = json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
+                            "task": {"type": "worker", "index": 0}})
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r")], tmp_path, capsys)
+    assert f"TF_CONFIG={tf_config}: is TensorFlow's multi-worker setting" in err
+    assert "--coordinator" in err and "KERAS_DISTRIBUTION_" in err
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's TF_CONFIG")

@@ -45,7 +45,10 @@ def run_command(parser, run, argv=None):
     except option_error as error:
         fail(parser, error.for_command_line())
     except user_errors as error:
-        fail(parser, str(error))
+        # Errors the library also raises to its callers may carry their
+        # command-line spelling (e.g. `--data-dir PATH` for `data_dir=...`).
+        for_command_line = getattr(error, "for_command_line", None)
+        fail(parser, for_command_line() if for_command_line else str(error))
     return 0
 
 

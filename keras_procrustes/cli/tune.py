@@ -52,7 +52,9 @@ def role(args):
     """The process's part in a distributed search, checked, or `None`."""
     import re
 
+    from keras_procrustes.training.config import FlagError
     from keras_procrustes.training.config import OptionError
+    from keras_procrustes.training.config import address_problem
 
     if not args.chief and args.worker is None:
         if args.oracle is not None:
@@ -64,12 +66,48 @@ def role(args):
                                     or "chief" in args.worker):
         raise OptionError("worker", args.worker, "must be letters, digits, '-', '_' "
                           "(and not contain 'chief')")
-    host, _, port = str(args.oracle).rpartition(":")
-    if args.oracle is None or not host or not re.fullmatch(r"\d{1,5}", port) \
-            or not 0 < int(port) < 65536:
-        raise OptionError("oracle", args.oracle, "must be HOST:PORT of the chief "
-                          "(port 1-65535)")
+    if args.oracle is None:
+        if args.chief:
+            raise FlagError("chief", True, "needs --oracle HOST:PORT (the address to serve "
+                            "the search's oracle at)")
+        raise OptionError("worker", args.worker, "needs --oracle HOST:PORT (the chief's "
+                          "address)")
+    problem = address_problem(args.oracle, "of the chief")
+    if problem:
+        raise OptionError("oracle", args.oracle, problem)
     return ("chief", args.oracle) if args.chief else ("worker", args.worker, args.oracle)
+
+
+def check_tuner_environment():
+    """Checks keras-tuner's own variables for a distributed search.
+
+    keras-tuner reads `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT` and
+    `KERASTUNER_TUNER_ID` when a tuner is made (with no `--chief` or
+    `--worker`, which set them); a bad value would end in gRPC's traceback
+    after the search folder is made.
+    """
+    import os
+
+    from keras_procrustes.training.config import EnvironmentOptionError
+    from keras_procrustes.training.config import address_problem
+
+    names = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+    given = {name: os.environ[name] for name in names if name in os.environ}
+    if "KERASTUNER_ORACLE_IP" not in given:
+        return  # keras-tuner searches in this process alone
+    ip = given["KERASTUNER_ORACLE_IP"]
+    if "KERASTUNER_ORACLE_PORT" in given:
+        port = given["KERASTUNER_ORACLE_PORT"]
+        if address_problem(f"{ip or 'host'}:{port}", ""):
+            raise EnvironmentOptionError("KERASTUNER_ORACLE_PORT", port,
+                                         "must be a port of the chief, 1-65535")
+    if not ip.strip():
+        raise EnvironmentOptionError("KERASTUNER_ORACLE_IP", ip, "must be the chief's host")
+    for name in names:
+        if name not in given:
+            present = next(n for n in names if n in given)
+            raise EnvironmentOptionError(present, given[present], f"needs {name} too (or "
+                                         "pass --chief/--worker ID with --oracle HOST:PORT)")
 
 
 def check(args):
@@ -77,6 +115,7 @@ def check(args):
     import keras
 
     from keras_procrustes import models
+    from keras_procrustes.layers.residual_block import BLOCK_TYPES
     from keras_procrustes.training import TrainingConfig
     from keras_procrustes.training import search
     from keras_procrustes.training import tuning
@@ -95,11 +134,19 @@ def check(args):
     for size in args.batch_sizes:
         if size < 1:
             raise OptionError("batch_sizes", size, "must be positive ints")
+    if args.objective not in tuning.OBJECTIVES:
+        raise OptionError("objective", args.objective,
+                          f"must be one of {', '.join(tuning.OBJECTIVES)}")
+    if args.block_type not in BLOCK_TYPES:
+        raise OptionError("block_type", args.block_type,
+                          f"must be one of {', '.join(BLOCK_TYPES)}")
     for depth in args.depths:
         try:
             models.blocks_per_stage(depth, args.block_type)
         except ValueError as error:
             raise OptionError("depths", depth, str(error)) from None
+    if role(args) is None:
+        check_tuner_environment()
     if role(args) is None or args.chief:
         search.check_project(args.directory, args.project_name, args.overwrite)
 

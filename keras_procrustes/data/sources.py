@@ -106,6 +106,22 @@ class DataSourceError(ValueError):
     """No usable source, or a corrupt one. The message says what to do."""
 
 
+class MissingDataDirError(DataSourceError):
+    """The `data_dir` given does not exist.
+
+    Attributes:
+        data_dir: the path given.
+    """
+
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        super().__init__(f"data_dir={data_dir!r} does not exist.")
+
+    def for_command_line(self):
+        """The message as the commands show it: `--data-dir PATH: does not exist`."""
+        return f"--data-dir {self.data_dir}: does not exist"
+
+
 def keras_datasets_dir():
     """Keras' dataset cache, where `keras.datasets.*.load_data()` keeps files.
 
@@ -543,7 +559,7 @@ def load_arrays(name, data_dir=None, download=True):
     """
     spec = get_spec(name)
     if data_dir and not os.path.exists(data_dir):
-        raise DataSourceError(f"data_dir={data_dir!r} does not exist.")
+        raise MissingDataDirError(data_dir)
     if data_dir:
         places = [(data_dir, False)]
     else:

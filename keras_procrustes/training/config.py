@@ -63,6 +63,35 @@ class EnvironmentOptionError(OptionError):
         return f"{self.option}={self.value}: {self.requirement}"
 
 
+class FlagError(OptionError):
+    """A flag (an option without a value, or one needing another) used wrongly.
+
+    The command shows it as `--option: requirement`, e.g. `--chief needs
+    --oracle HOST:PORT`.
+    """
+
+    def for_command_line(self):
+        """The message as `--option requirement`."""
+        return f"--{self.option.replace('_', '-')} {self.requirement}"
+
+
+def address_problem(address, what):
+    """Why `address` is not `HOST:PORT` (port 1-65535), or `None` when it is.
+
+    Args:
+        address: the value to check (any type).
+        what: what the address is, for the message (e.g. "of process 0").
+
+    Returns:
+        A requirement string, or `None`.
+    """
+    host, _, port = str(address).rpartition(":")
+    if address is None or not host or not re.fullmatch(r"\d{1,5}", port) \
+            or not 0 < int(port) < 65536:
+        return f"must be HOST:PORT {what} (port 1-65535)"
+    return None
+
+
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -200,15 +229,15 @@ class TrainingConfig:
         import keras
 
         backend = keras.backend.backend()
-        if backend == "tensorflow":
-            _check_tf_config()
-        elif (self.cpu_replicas > 1 and backend == "jax"
-              and self.projection_engine == "svd"):
+        if backend in ("tensorflow", "jax"):
+            _check_tf_config(backend)
+        if (self.cpu_replicas > 1 and backend == "jax"
+                and self.projection_engine == "svd"):
             raise OptionError(
                 "projection_engine", "svd", f"hangs with --cpu-replicas {self.cpu_replicas} "
                 "on JAX (jaxlib's batched CPU SVD waits for threads the other CPU devices "
                 "hold); pass --projection-engine newton_schulz")
-        elif self.cpu_replicas > 1 and backend != "jax":
+        elif self.cpu_replicas > 1 and backend not in ("tensorflow", "jax"):
             raise OptionError("cpu_replicas", self.cpu_replicas,
                               f"needs KERAS_BACKEND=tensorflow or jax, not {backend}")
         self._check_cluster(backend)
@@ -235,23 +264,38 @@ class TrainingConfig:
         cluster = self.cluster()
         if cluster is None:
             return
-        coordinator, num_processes, process_id = cluster
         names = list(CLUSTER_ENVIRONMENT)
+        values = dict(zip(names, cluster))
         if backend != "jax":
             name = next(n for n in names if getattr(self, n) is not None or os.environ.get(
                 CLUSTER_ENVIRONMENT[n]))
-            raise self._cluster_error(name, cluster[names.index(name)],
+            raise self._cluster_error(name, values[name],
                                       "needs KERAS_BACKEND=jax (keras.distribution over "
                                       f"jax.distributed); tf.distribute across machines "
                                       f"is broken with Keras 3 ({MULTI_WORKER_ISSUE})")
-        host, _, port = str(coordinator).rpartition(":")
-        if coordinator is None or not host or not re.fullmatch(r"\d{1,5}", port) \
-                or not 0 < int(port) < 65536:
-            raise self._cluster_error("coordinator", coordinator,
-                                      "must be HOST:PORT of process 0 (port 1-65535)")
-        if not _positive_int(num_processes):
+        # Every value given (option or variable) first, then what is missing.
+        coordinator, num_processes, process_id = cluster
+        if coordinator is not None:
+            problem = address_problem(coordinator, "of process 0")
+            if problem:
+                raise self._cluster_error("coordinator", coordinator, problem)
+        if num_processes is not None and not _positive_int(num_processes):
             raise self._cluster_error("num_processes", num_processes, "must be a positive int")
-        if not (_is_int(process_id) and 0 <= process_id < num_processes):
+        if process_id is not None and not (_is_int(process_id) and process_id >= 0):
+            raise self._cluster_error("process_id", process_id, "must be an int >= 0")
+        missing = [n for n in names if values[n] is None]
+        if missing:
+            given = [n for n in names if getattr(self, n) is not None]
+            need = {"coordinator": "HOST:PORT", "num_processes": "N", "process_id": "I"}
+            if given:
+                wanted = " and ".join(f"--{n.replace('_', '-')} {need[n]}" for n in missing)
+                raise OptionError(given[0], values[given[0]], f"needs {wanted} too "
+                                  f"(or {', '.join(CLUSTER_ENVIRONMENT[n] for n in missing)})")
+            name = next(n for n in names if values[n] is not None)
+            raise EnvironmentOptionError(
+                CLUSTER_ENVIRONMENT[name], values[name], "needs "
+                f"{' and '.join(CLUSTER_ENVIRONMENT[n] for n in missing)} too")
+        if process_id >= num_processes:
             raise self._cluster_error("process_id", process_id,
                                       f"must be an int from 0 to {num_processes - 1}")
         if self.grad_norm_every:
@@ -297,8 +341,12 @@ class TrainingConfig:
         return {"auto": "auto", "true": True, "false": False}[str(self.jit_compile).lower()]
 
 
-def _check_tf_config():
-    """Refuses a `TF_CONFIG` that asks for several workers (TensorFlow)."""
+def _check_tf_config(backend="tensorflow"):
+    """Refuses a `TF_CONFIG` that asks for several workers.
+
+    On TensorFlow it would ask for `MultiWorkerMirroredStrategy`; on JAX it
+    would be ignored, and the run would train alone in silence.
+    """
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return
@@ -307,6 +355,12 @@ def _check_tf_config():
         tasks = sum(len(addresses) for addresses in cluster.values())
     except (ValueError, AttributeError, TypeError):
         raise EnvironmentOptionError("TF_CONFIG", raw, "is not valid JSON") from None
+    if tasks > 1 and backend != "tensorflow":
+        raise EnvironmentOptionError(
+            "TF_CONFIG", raw, f"is TensorFlow's multi-worker setting, which the {backend} "
+            "backend ignores (this process would train alone); unset it and run several "
+            "processes with --coordinator/--num-processes/--process-id (or the "
+            "KERAS_DISTRIBUTION_* variables)")
     if tasks > 1:
         raise EnvironmentOptionError(
             "TF_CONFIG", raw, "asks for tf.distribute's MultiWorkerMirroredStrategy, which "

@@ -196,6 +196,10 @@ def check_project_name(project_name):
         )
 
 
+#: The metrics a search can optimise (`recipe.compile_classifier`'s).
+OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
+
+
 def make_tuner(
     hypermodel,
     kind="random",
