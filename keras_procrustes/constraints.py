@@ -88,11 +88,13 @@ def _check_spatial_shape(spatial_shape):
     """`spatial_shape` as stored: None, a positive int or a tuple of them."""
     if spatial_shape is None:
         return None
-    if isinstance(spatial_shape, int):
+    if isinstance(spatial_shape, int):  # a bool too: refused below
         sizes, stored = (spatial_shape,), spatial_shape
     else:
         sizes = stored = tuple(spatial_shape)
-    if len(sizes) > 2 or not all(isinstance(n, int) and n > 0 for n in sizes):
+    if len(sizes) > 2 or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes
+    ):
         raise ValueError(
             "`spatial_shape` must be None or (), (length,), (height, width) "
             "of positive ints, or one positive int. "
@@ -186,7 +188,11 @@ class ProcrustesProjection(keras.constraints.Constraint):
                 "`target_scale` must be positive. "
                 f"Received target_scale={target_scale}"
             )
-        if not isinstance(iterations, int) or iterations < 1:
+        if (
+            not isinstance(iterations, int)
+            or isinstance(iterations, bool)
+            or iterations < 1
+        ):
             raise ValueError(
                 "`iterations` must be a positive int. "
                 f"Received iterations={iterations}"

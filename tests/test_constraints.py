@@ -104,6 +104,9 @@ def test_config_round_trip():
         ({"target": -1.0}, "target=-1.0"),
         ({"target_scale": 0}, "target_scale=0"),
         ({"spatial_shape": (0, 4)}, r"spatial_shape=\(0, 4\)"),
+        ({"spatial_shape": (True,)}, r"spatial_shape=\(True,\)"),
+        ({"spatial_shape": True}, "spatial_shape=True"),
+        ({"iterations": True}, "iterations=True"),
     ],
 )
 def test_bad_options_name_the_value(kwargs, message):

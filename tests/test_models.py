@@ -193,11 +193,33 @@ def test_projection_options_reach_the_layers():
         (lambda: models.resnet164(preprocessing_mean=[1, 2]), r"preprocessing_mean=\[1, 2\]"),
         (lambda: models.resnet164(preprocessing_std=[1, 0, 1], preprocessing_mean=[0, 0, 0]),
          r"preprocessing_std=\[1, 0, 1\]"),
+        (lambda: models.resnet164(preprocessing_mean=[float("nan"), 2, 3], preprocessing_std=1),
+         r"preprocessing_mean=\[nan, 2, 3\]"),
+        (lambda: models.resnet164(preprocessing_mean=0, preprocessing_std=float("inf")),
+         "preprocessing_std=inf"),
+        (lambda: models.resnet164(preprocessing_mean="abc", preprocessing_std=1),
+         "preprocessing_mean='abc'"),
+        (lambda: models.resnet164(include_preprocessing=False, preprocessing_mean=[1, 2, 3]),
+         r"include_preprocessing=False.*preprocessing_mean=\[1, 2, 3\]"),
+        (lambda: models.resnet164(include_preprocessing=False, preprocessing_std=2.0),
+         "preprocessing_std=2.0"),
+        (lambda: models.resnet164(classes=True), "classes=True"),
     ],
 )
 def test_bad_arguments_name_the_value(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_scalar_preprocessing_statistics_serve_every_channel():
+    x = _pixels()
+    scalar = models.resnet(11, "bottleneck", input_shape=(8, 8, 3), classes=3,
+                           preprocessing_mean=100.0, preprocessing_std=50)
+    listed = models.resnet(11, "bottleneck", input_shape=(8, 8, 3), classes=3,
+                           preprocessing_mean=[100.0] * 3, preprocessing_std=[50.0] * 3)
+    listed.set_weights(scalar.get_weights())
+    np.testing.assert_allclose(scalar.predict(x, verbose=0), listed.predict(x, verbose=0),
+                               atol=1e-6)
 
 
 def test_baseline_accepts_unknown_spatial_size():

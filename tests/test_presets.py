@@ -1,6 +1,7 @@
 """Names, presets and the registry: one name, one architecture."""
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -154,6 +155,16 @@ def test_list_models_filters_with_fnmatch_patterns():
     assert models.list_models(pretrained=True) == []  # no published weights yet
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"filter": 5}, "filter=5"),
+    ({"filter": ["procresnet*", 5]}, r"filter=\['procresnet\*', 5\]"),
+    ({"exclude_filters": 3.0}, "exclude_filters=3.0"),
+])
+def test_list_models_names_a_filter_that_is_not_patterns(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        models.list_models(**kwargs)
+
+
 def test_weights_from_a_path_give_the_same_predictions(tmp_path):
     options = dict(input_shape=(8, 8, 3), classes=3)
     model = models.get("procresnet34", **options)
@@ -176,6 +187,38 @@ def test_weights_from_a_path_give_the_same_predictions(tmp_path):
 def test_unusable_weights_are_named(weights, message):
     with pytest.raises(ValueError, match=message):
         models.resnet164(weights=weights)
+
+
+@pytest.mark.parametrize("fname, message", [
+    ("x.weights.h5", "is not a weights file: a `.weights.h5` file is an HDF5 file"),
+    ("x.keras", "is not a weights file: a `.keras` file is a zip archive"),
+    ("x.txt", "is not a weights file: its name must end in"),
+])
+def test_a_file_that_is_not_weights_is_named(tmp_path, fname, message):
+    path = os.path.join(tmp_path, fname)
+    with open(path, "w") as f:
+        f.write("not weights\n")
+    with pytest.raises(ValueError, match="weights='" + re.escape(path) + "' " + re.escape(message)):
+        models.get("procresnet34", weights=path, input_shape=(8, 8, 3), classes=3)
+
+
+def test_a_folder_as_weights_is_named(tmp_path):
+    with pytest.raises(ValueError, match=re.escape(f"weights={str(tmp_path)!r}: a folder")):
+        models.get("procresnet34", weights=str(tmp_path), input_shape=(8, 8, 3), classes=3)
+
+
+@pytest.mark.parametrize("other", [
+    dict(name="procresnet34", classes=10),
+    dict(name="resnet20_baseline", classes=3),
+])
+def test_weights_of_another_model_are_named(tmp_path, other):
+    name = other.pop("name")
+    path = os.path.join(tmp_path, "other.weights.h5")
+    models.get(name, input_shape=(8, 8, 3), **other).save_weights(path)
+    with pytest.raises(ValueError, match=re.escape(f"weights={path!r} do not fit")) as info:
+        models.get("procresnet34", weights=path, input_shape=(8, 8, 3), classes=3)
+    assert "another architecture or class count" in str(info.value)
+    assert info.value.__cause__ is not None
 
 
 PUBLISHED_WEIGHTS = """

@@ -17,10 +17,19 @@ from keras_procrustes.models.resnet import resnet
 from keras_procrustes.models.weights import presets_with_weights
 
 
-def _patterns(patterns):
+def _patterns(patterns, arg):
     if isinstance(patterns, str):
         return [patterns] if patterns else []
-    return list(patterns or [])
+    if patterns is None:
+        return []
+    if isinstance(patterns, (list, tuple, set, frozenset)) and all(
+        isinstance(p, str) for p in patterns
+    ):
+        return list(patterns)
+    raise TypeError(
+        f"`{arg}` must be an fnmatch pattern (str) or a list of them. "
+        f"Received {arg}={patterns!r}"
+    )
 
 
 def list_models(filter="", exclude_filters="", pretrained=False):
@@ -42,10 +51,10 @@ def list_models(filter="", exclude_filters="", pretrained=False):
     ['resnet1001_baseline', 'resnet110_baseline']
     """
     found = presets_with_weights() if pretrained else sorted(PRESETS)
-    include = _patterns(filter)
+    include = _patterns(filter, "filter")
     if include:
         found = [n for n in found if any(fnmatch.fnmatchcase(n, p) for p in include)]
-    exclude = _patterns(exclude_filters)
+    exclude = _patterns(exclude_filters, "exclude_filters")
     return [n for n in found if not any(fnmatch.fnmatchcase(n, p) for p in exclude)]
 
 

@@ -6,6 +6,7 @@ builders (`resnet20` ... `resnet1001`, one for each depth of the preset
 table) are thin wrappers around it.
 """
 
+import math
 import textwrap
 import warnings
 
@@ -20,6 +21,7 @@ from keras_procrustes.layers.residual_block import BLOCK_TYPES
 from keras_procrustes.models import names
 from keras_procrustes.models.features import pyramid_outputs
 from keras_procrustes.models.presets import PRESETS
+from keras_procrustes.models.weights import load_weights_file
 from keras_procrustes.models.weights import weights_file
 
 # Conv layers per block, by block type: depth = LAYERS * blocks + 2 (stem
@@ -54,7 +56,7 @@ def _check_arguments(
             f"Received block_type={block_type!r}"
         )
     if len(stackwise_num_blocks) != len(stackwise_num_filters) or not all(
-        isinstance(n, int) and n > 0
+        isinstance(n, int) and not isinstance(n, bool) and n > 0
         for n in list(stackwise_num_blocks) + list(stackwise_num_filters)
     ):
         raise ValueError(
@@ -63,7 +65,9 @@ def _check_arguments(
             f"stackwise_num_blocks={stackwise_num_blocks}, "
             f"stackwise_num_filters={stackwise_num_filters}"
         )
-    if include_top and (not isinstance(classes, int) or classes < 1):
+    if include_top and (
+        not isinstance(classes, int) or isinstance(classes, bool) or classes < 1
+    ):
         raise ValueError(
             f"`classes` must be a positive int. Received classes={classes}"
         )
@@ -123,25 +127,45 @@ def _dtype_policy(dtype):
     return policy
 
 
+def _channel_values(name, values, channels):
+    """`values` as `channels` floats; a scalar serves every channel."""
+    if isinstance(values, (int, float)) and not isinstance(values, bool):
+        return [float(values)] * channels
+    try:
+        floats = [float(v) for v in values]
+    except (TypeError, ValueError):
+        floats = None
+    if floats is None or any(isinstance(v, bool) for v in values) or len(
+        floats
+    ) != channels:
+        raise ValueError(
+            f"`{name}` must be one number or {channels} per-channel values of "
+            f"the raw pixels (or be None with its partner: [0, 255] to "
+            f"[-1, 1]). Received {name}={values!r}"
+        )
+    return floats
+
+
 def _normalization(input_shape, mean, std, dtype):
     """The input layer `(x - mean) / std` of `include_preprocessing`."""
     channels = input_shape[-1]
     if mean is None and std is None:
-        mean, std = [DEFAULT_PIXEL_MEAN] * channels, [DEFAULT_PIXEL_STD] * channels
-    for name, values in (("preprocessing_mean", mean), ("preprocessing_std", std)):
-        if values is None or len(values) != channels:
-            raise ValueError(
-                f"`{name}` must hold {channels} per-channel values of the raw "
-                f"pixels (or be None with its partner: [0, 255] to [-1, 1]). "
-                f"Received {name}={values}"
-            )
-    if min(std) <= 0:
+        mean, std = DEFAULT_PIXEL_MEAN, DEFAULT_PIXEL_STD
+    means = _channel_values("preprocessing_mean", mean, channels)
+    stds = _channel_values("preprocessing_std", std, channels)
+    if not all(math.isfinite(m) for m in means):
         raise ValueError(
-            f"`preprocessing_std` must be positive. Received preprocessing_std={std}"
+            "`preprocessing_mean` must be finite. "
+            f"Received preprocessing_mean={mean!r}"
+        )
+    if not all(math.isfinite(s) and s > 0 for s in stds):
+        raise ValueError(
+            "`preprocessing_std` must be finite and positive. "
+            f"Received preprocessing_std={std!r}"
         )
     return layers.Normalization(
-        mean=[float(m) for m in mean],
-        variance=[float(s) ** 2 for s in std],
+        mean=means,
+        variance=[s**2 for s in stds],
         dtype=dtype,
         name="normalization",
     )
@@ -320,9 +344,10 @@ def ProcrustesResNet(
             (`(x - mean) / std` per channel), so that the model takes raw
             pixel values in [0, 255]. `False` for inputs normalised outside.
         preprocessing_mean: per-channel mean of the raw pixels (the
-            training set's); `None` with `preprocessing_std=None` maps
+            training set's), or one number for every channel; `None` with `preprocessing_std=None` maps
             [0, 255] to [-1, 1] (mean and std 127.5).
-        preprocessing_std: per-channel standard deviation, likewise.
+        preprocessing_std: per-channel standard deviation (finite and
+            positive), likewise. Both only with `include_preprocessing`.
         dtype: the layers' dtype policy (`"float32"`, `"float64"`,
             `"mixed_bfloat16"`, a `keras.DTypePolicy`); `None` for the
             global policy. The classifier computes in the policy's
@@ -342,6 +367,17 @@ def ProcrustesResNet(
         classes,
         procrustes,
     )
+    if not include_preprocessing:
+        for arg, value in (
+            ("preprocessing_mean", preprocessing_mean),
+            ("preprocessing_std", preprocessing_std),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"`{arg}` is the statistics of the `Normalization` layer of "
+                    "`include_preprocessing=True`; with include_preprocessing="
+                    f"False there is none. Received {arg}={value!r}"
+                )
     policy = _dtype_policy(dtype)
     weights_path = weights_file(weights)
     if input_tensor is None:
@@ -386,7 +422,7 @@ def ProcrustesResNet(
     # model built on these outputs can't return on JAX.
     object.__setattr__(model, "pyramid_outputs", pyramid_outputs(model))
     if weights_path is not None:
-        model.load_weights(weights_path)
+        load_weights_file(model, weights_path)
     return model
 
 

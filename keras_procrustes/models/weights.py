@@ -34,6 +34,11 @@ def weights_file(weights, model_name=None):
         return None
     if isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights):
         return os.fspath(weights)
+    if isinstance(weights, (str, os.PathLike)) and os.path.isdir(weights):
+        raise ValueError(
+            "`weights` must be None, the path of a weights file or a preset "
+            f"name. Received weights={weights!r}: a folder, not a file."
+        )
     if not isinstance(weights, str) or weights not in PRESETS:
         raise ValueError(
             "`weights` must be None, the path of a weights file or a preset "
@@ -58,3 +63,45 @@ def weights_file(weights, model_name=None):
         file_hash=published["file_hash"],
         cache_subdir="keras_procrustes",
     )
+
+
+_SIGNATURES = {
+    ".weights.h5": (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    ".keras": (b"PK\x03\x04", "a zip archive"),
+}
+
+
+def load_weights_file(model, path):
+    """`model.load_weights(path)`, with a ValueError that names the file.
+
+    A file that is not a weights file (a wrong suffix, or not HDF5 / zip
+    inside), or whose weights do not fit the model (another architecture
+    or class count), raises a ValueError naming `path` and the reason,
+    chained to the loader's error.
+    """
+    name = os.fspath(path)
+    for suffix, (signature, kind) in _SIGNATURES.items():
+        if name.endswith(suffix):
+            with open(name, "rb") as f:
+                head = f.read(len(signature))
+            if head != signature:
+                raise ValueError(
+                    f"weights={name!r} is not a weights file: a `{suffix}` "
+                    f"file is {kind}, and this one is not."
+                )
+            break
+    else:
+        raise ValueError(
+            f"weights={name!r} is not a weights file: its name must end in "
+            "`.weights.h5` (`model.save_weights`) or `.keras` (`model.save`)."
+        )
+    try:
+        model.load_weights(name)
+    except Exception as error:
+        first = str(error).strip().splitlines()
+        raise ValueError(
+            f"weights={name!r} do not fit this model ({model.name!r}, "
+            f"{model.count_params()} parameters): they were made for another "
+            "architecture or class count (`classes`, `include_top`, "
+            f"`block_type`, depth). Loader: {first[0] if first else type(error).__name__}"
+        ) from error
