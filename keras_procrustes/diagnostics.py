@@ -18,6 +18,28 @@ from keras_procrustes.layers import NormPreservingTransition
 MEASURED_TYPES = (IdentityResidualBlock, IdentityResidualStack, NormPreservingTransition)
 
 
+def layers_of_type(model, types):
+    """The layers of `model` that are instances of `types`, in graph order.
+
+    Layers inside a nested model (a backbone used as a layer) are found too,
+    at the nested model's place in the graph.
+
+    Args:
+        model: a functional or Sequential Keras model.
+        types: a class or a tuple of classes.
+
+    Returns:
+        A list of layers.
+    """
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, types):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found.extend(layers_of_type(layer, types))
+    return found
+
+
 def measured_layers(model):
     """The residual blocks, stacks and transitions of a model, in graph order.
 
@@ -32,13 +54,7 @@ def measured_layers(model):
         `ProjectionResidualBlock`, `IdentityResidualStack`,
         `NormPreservingTransition`).
     """
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, MEASURED_TYPES):
-            found.append(layer)
-        elif isinstance(layer, keras.Model):
-            found.extend(measured_layers(layer))
-    return found
+    return layers_of_type(model, MEASURED_TYPES)
 
 
 def _measured_names(layer):

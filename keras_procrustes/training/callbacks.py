@@ -27,13 +27,7 @@ def projected_layers(model):
     Returns:
         A list of layers.
     """
-    found = []
-    for layer in model.layers:
-        if isinstance(layer, NormPreservingTransition):
-            found.append(layer)
-        elif isinstance(layer, keras.Model):
-            found.extend(projected_layers(layer))
-    return found
+    return diagnostics.layers_of_type(model, NormPreservingTransition)
 
 
 def singular_value_range(layer):
