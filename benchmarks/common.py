@@ -94,13 +94,17 @@ def run_child(script, arguments, max_rss_gib=None, timeout_s=None, **environment
 
 
 def describe_device():
-    """The device the steps run on, in words (JAX device or TF GPU name)."""
+    """The device the steps run on, in words (JAX device, TF or torch GPU name)."""
     import keras
 
     if keras.backend.backend() == "jax":
         import jax
 
         return str(jax.devices()[0])
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")

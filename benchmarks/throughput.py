@@ -1,4 +1,4 @@
-"""Training throughput: TensorFlow and JAX, with and without XLA and mixed precision.
+"""Training throughput: TensorFlow, JAX and torch, compiled or not, and mixed precision.
 
     python benchmarks/throughput.py [--model procresnet58] [--batch-size 64]
     python benchmarks/throughput.py --model procresnet166 --batch-size 128   # on a GPU
@@ -22,8 +22,12 @@ SETTINGS = [
     ("tensorflow", True, "mixed_bfloat16"),
     ("jax", True, "float32"),
     ("jax", True, "mixed_bfloat16"),
+    ("torch", False, "float32"),
+    ("torch", False, "mixed_bfloat16"),
+    ("torch", True, "float32"),  # torch.compile
 ]
-GPU_SETTINGS = [("tensorflow", True, "mixed_float16"), ("jax", True, "mixed_float16")]
+GPU_SETTINGS = [("tensorflow", True, "mixed_float16"), ("jax", True, "mixed_float16"),
+                ("torch", False, "mixed_float16")]
 
 
 def measure(model_name, batch_size, repeats, jit_compile, policy):
@@ -50,7 +54,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gpu", action="store_true", help="add the float16 settings")
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="seconds a setting may take (compiling included)")
     parser.add_argument("--child", nargs=2, metavar=("JIT", "POLICY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -62,7 +68,11 @@ def main():
     for backend, jit, policy in settings:
         result = run_child(__file__, ["--model", args.model, "--batch-size", str(args.batch_size),
                                       "--repeats", str(args.repeats), "--child", str(jit), policy],
-                           KERAS_BACKEND=backend)
+                           timeout_s=args.timeout, KERAS_BACKEND=backend)
+        if "killed" in result:
+            print(f"{backend:10s} jit_compile={str(jit):5s} {policy:15s} "
+                  f"killed: {result['killed']}", flush=True)
+            continue
         results[(backend, jit, policy)] = result["images_per_second"]
         print(f"{backend:10s} jit_compile={str(jit):5s} {policy:15s} "
               f"{result['images_per_second']:9.1f} images/s on {result['device']}", flush=True)

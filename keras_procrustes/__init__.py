@@ -1,5 +1,5 @@
 """keras_procrustes: Procrustes ResNets (norm-preserving residual networks)
-for Keras 3, on TensorFlow and JAX.
+for Keras 3, on TensorFlow, JAX and PyTorch.
 
 The core (`layers`, `constraints`, `models`, `spectral`, `diagnostics`) is
 `keras.ops` only and needs Keras, NumPy and a backend. The training side
@@ -17,7 +17,7 @@ from keras_procrustes.constraints import ProcrustesProjection
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import NormPreservingTransition
 
-__version__ = "0.2.0"  # the one place; pyproject.toml reads it
+__version__ = "0.3.0"  # the one place; pyproject.toml reads it
 
 __all__ = [
     "IdentityResidualBlock",

@@ -37,7 +37,10 @@ def value_and_gradients(fn, tensors):
 
         tensors = [t.detach().requires_grad_(True) for t in tensors]
         value = fn(tensors)
-        return value, list(torch.autograd.grad(value, tensors))
+        # A tensor the value does not depend on gets zeros, as on JAX.
+        gradients = torch.autograd.grad(
+            value, tensors, allow_unused=True, materialize_grads=True)
+        return value.detach(), list(gradients)
     raise NotImplementedError(
         f"Gradients are implemented for tensorflow, jax and torch; the "
         f"backend is {backend!r}."

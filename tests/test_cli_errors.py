@@ -216,8 +216,9 @@ def test_job_values_before_what_is_missing(tmp_path, capsys, monkeypatch, extra,
     assert named in err
 
 
-@pytest.mark.skipif(keras.backend.backend() != "jax", reason="TF_CONFIG ignored on JAX")
-def test_multi_worker_tf_config_is_refused_on_jax(tmp_path, capsys, monkeypatch):
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
+                    reason="TF_CONFIG ignored on JAX and torch")
+def test_multi_worker_tf_config_is_refused_off_tensorflow(tmp_path, capsys, monkeypatch):
     tf_config = json.dumps({"cluster": {"worker": ["a:1", "b:2"]},
                             "task": {"type": "worker", "index": 0}})
     monkeypatch.setenv("TF_CONFIG", tf_config)
@@ -238,3 +239,21 @@ def test_multi_worker_tf_config_and_job_options_are_refused_on_tensorflow(
     err = _refused(train_command.main, ["--log-dir", str(tmp_path / "r")], tmp_path, capsys)
     assert f"TF_CONFIG={tf_config}" in err and "MultiWorkerMirroredStrategy" in err
     assert "20585" in err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch trains on one device")
+def test_several_devices_and_processes_are_refused_on_torch(tmp_path, capsys, monkeypatch):
+    log_dir = ["--log-dir", str(tmp_path / "r")]
+    err = _refused(train_command.main, [*log_dir, "--cpu-replicas", "2"], tmp_path, capsys)
+    assert "--cpu-replicas 2: needs KERAS_BACKEND=tensorflow or jax" in err
+    err = _refused(tune_command.main, ["--cpu-replicas", "2", "--directory", str(tmp_path)],
+                   tmp_path, capsys)
+    assert "--cpu-replicas 2: needs KERAS_BACKEND=tensorflow" in err
+    err = _refused(train_command.main, [*log_dir, "--coordinator", "127.0.0.1:1234",
+                                        "--num-processes", "2", "--process-id", "0"],
+                   tmp_path, capsys)
+    assert "--coordinator 127.0.0.1:1234: needs KERAS_BACKEND=jax" in err
+    assert "no distribution on torch" in err
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
+    err = _refused(train_command.main, log_dir, tmp_path, capsys)
+    assert "KERAS_DISTRIBUTION_NUM_PROCESSES=2: needs KERAS_BACKEND=jax" in err

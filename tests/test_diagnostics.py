@@ -51,6 +51,14 @@ def _ratios_by_hand(chain, x, y):
                 activations.append(layer(activations[-1], training=True))
             loss = loss_fn(y, activations[-1])
         grads = [tape.gradient(loss, a) for a in activations[:-1]]
+    elif keras.backend.backend() == "torch":
+        activations = [keras.ops.convert_to_tensor(x).requires_grad_()]
+        for layer in chain:
+            hidden = layer(activations[-1], training=True)
+            hidden.retain_grad()  # the gradient w.r.t. each activation
+            activations.append(hidden)
+        loss_fn(keras.ops.convert_to_tensor(y), activations[-1]).backward()
+        grads = [a.grad for a in activations[:-1]]
     else:
         import jax
 
@@ -66,7 +74,7 @@ def _ratios_by_hand(chain, x, y):
                 return loss_fn(y, a)
 
         grads = [jax.grad(tail)(a, i) for i, a in enumerate(activations[:-1])]
-    norms = [float(np.linalg.norm(np.asarray(g))) for g in grads]
+    norms = [float(np.linalg.norm(keras.ops.convert_to_numpy(g))) for g in grads]
     return {l.name: norms[chain.index(l)] / norms[chain.index(l) + 1] for l in measured}
 
 

@@ -57,7 +57,7 @@ def test_numpy_1d_matrix_is_what_conv1d_computes_on_a_wrapped_input():
     conv.build((None, 9, 2))
     conv.kernel.assign(kernel)
     wrapped = np.concatenate([x, x[:, :2]], axis=1)  # circular padding
-    got = np.asarray(conv(wrapped))[0]
+    got = keras.ops.convert_to_numpy(conv(wrapped))[0]
     expected = (circular_conv1d_matrix(kernel, 7) @ x[0].ravel()).reshape(7, 4)
     np.testing.assert_allclose(got, expected, atol=1e-5)
 

@@ -158,7 +158,9 @@ def _copy(run, tmp_path):
     return target
 
 
+# Tests of one module-scoped run share a pytest-xdist worker (--dist loadgroup).
 @needs_fashion
+@pytest.mark.xdist_group("killed_run")
 def test_killed_run_resumes_at_the_right_epoch(killed_run, tmp_path):
     log_dir, args = killed_run
     log_dir = _copy(log_dir, tmp_path)
@@ -176,6 +178,7 @@ def test_killed_run_resumes_at_the_right_epoch(killed_run, tmp_path):
 
 
 @needs_fashion
+@pytest.mark.xdist_group("killed_run")
 @pytest.mark.parametrize("damage, said", [
     ("weights_missing", "is missing"),
     ("metadata_truncated", "can't be read"),

@@ -122,10 +122,12 @@ def check(args):
     from keras_procrustes.training.config import OptionError
 
     options = common.data_options(args)
-    if args.cpu_replicas > 1 and keras.backend.backend() == "jax":
-        raise OptionError("cpu_replicas", args.cpu_replicas, "needs KERAS_BACKEND=tensorflow "
-                          "for a search (jaxlib's batched CPU SVD hangs with several JAX CPU "
-                          "devices in one process)")
+    backend = keras.backend.backend()
+    if args.cpu_replicas > 1 and backend != "tensorflow":
+        why = ("jaxlib's batched CPU SVD hangs with several JAX CPU devices in one process"
+               if backend == "jax" else f"Keras trains on one device on {backend}")
+        raise OptionError("cpu_replicas", args.cpu_replicas,
+                          f"needs KERAS_BACKEND=tensorflow for a search ({why})")
     TrainingConfig(epochs=args.epochs, model=None, **options).check()
     if args.tuner not in tuning.TUNERS:
         raise OptionError("tuner", args.tuner, f"must be one of {', '.join(tuning.TUNERS)}")

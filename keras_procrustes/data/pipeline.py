@@ -7,7 +7,7 @@ stateless functions of `(seed, epoch, example)`: a seeded run draws the same
 batches in every process, and a resumed epoch sees its own order.
 
 This is the training side of the package, so it uses TensorFlow directly;
-the datasets feed `model.fit` on the TensorFlow and JAX backends.
+the datasets feed `model.fit` on the TensorFlow, JAX and torch backends.
 """
 
 import dataclasses

@@ -229,8 +229,7 @@ class TrainingConfig:
         import keras
 
         backend = keras.backend.backend()
-        if backend in ("tensorflow", "jax"):
-            _check_tf_config(backend)
+        _check_tf_config(backend)
         if (self.cpu_replicas > 1 and backend == "jax"
                 and self.projection_engine == "svd"):
             raise OptionError(
@@ -239,7 +238,8 @@ class TrainingConfig:
                 "hold); pass --projection-engine newton_schulz")
         elif self.cpu_replicas > 1 and backend not in ("tensorflow", "jax"):
             raise OptionError("cpu_replicas", self.cpu_replicas,
-                              f"needs KERAS_BACKEND=tensorflow or jax, not {backend}")
+                              f"needs KERAS_BACKEND=tensorflow or jax; Keras trains on one "
+                              f"device on {backend}")
         self._check_cluster(backend)
 
     def cluster(self):
@@ -269,10 +269,11 @@ class TrainingConfig:
         if backend != "jax":
             name = next(n for n in names if getattr(self, n) is not None or os.environ.get(
                 CLUSTER_ENVIRONMENT[n]))
-            raise self._cluster_error(name, values[name],
-                                      "needs KERAS_BACKEND=jax (keras.distribution over "
-                                      f"jax.distributed); tf.distribute across machines "
-                                      f"is broken with Keras 3 ({MULTI_WORKER_ISSUE})")
+            why = (f"tf.distribute across machines is broken with Keras 3 "
+                   f"({MULTI_WORKER_ISSUE})" if backend == "tensorflow" else
+                   f"Keras has no distribution on {backend}")
+            raise self._cluster_error(name, values[name], "needs KERAS_BACKEND=jax "
+                                      f"(keras.distribution over jax.distributed); {why}")
         # Every value given (option or variable) first, then what is missing.
         coordinator, num_processes, process_id = cluster
         if coordinator is not None:
@@ -344,8 +345,8 @@ class TrainingConfig:
 def _check_tf_config(backend="tensorflow"):
     """Refuses a `TF_CONFIG` that asks for several workers.
 
-    On TensorFlow it would ask for `MultiWorkerMirroredStrategy`; on JAX it
-    would be ignored, and the run would train alone in silence.
+    On TensorFlow it would ask for `MultiWorkerMirroredStrategy`; on JAX and
+    torch it would be ignored, and the run would train alone in silence.
     """
     raw = os.environ.get("TF_CONFIG")
     if not raw:
@@ -356,10 +357,11 @@ def _check_tf_config(backend="tensorflow"):
     except (ValueError, AttributeError, TypeError):
         raise EnvironmentOptionError("TF_CONFIG", raw, "is not valid JSON") from None
     if tasks > 1 and backend != "tensorflow":
+        on = "" if backend == "jax" else " on KERAS_BACKEND=jax"
         raise EnvironmentOptionError(
             "TF_CONFIG", raw, f"is TensorFlow's multi-worker setting, which the {backend} "
-            "backend ignores (this process would train alone); unset it and run several "
-            "processes with --coordinator/--num-processes/--process-id (or the "
+            f"backend ignores (this process would train alone); unset it and run several "
+            f"processes{on} with --coordinator/--num-processes/--process-id (or the "
             "KERAS_DISTRIBUTION_* variables)")
     if tasks > 1:
         raise EnvironmentOptionError(

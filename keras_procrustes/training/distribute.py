@@ -1,4 +1,4 @@
-"""Devices and strategies: the only device code, TensorFlow and JAX.
+"""Devices and strategies: the only device code, TensorFlow, JAX and torch.
 
 TensorFlow: `tf.distribute.MirroredStrategy` over every visible GPU, or over
 `cpu_replicas` logical CPU devices. JAX: `keras.distribution.DataParallel`
@@ -6,7 +6,9 @@ over every device, or over `cpu_replicas` CPU devices; with a cluster, over
 every device of every process (`keras.distribution.initialize`, which starts
 `jax.distributed`; on CPUs the processes talk through jax's gloo collectives).
 tf.distribute's `MultiWorkerMirroredStrategy` is not used: it is broken with
-Keras 3 (keras-team/keras issue 20585).
+Keras 3 (keras-team/keras issue 20585). torch: one device, the one Keras
+picks (the first GPU, else the CPU); Keras' torch backend has no data
+parallelism in `fit`, so `cpu_replicas` and clusters are refused there.
 """
 
 import contextlib
@@ -214,6 +216,24 @@ def _configure_tensorflow(cpu_replicas):
     else:
         strategy = tf.distribute.get_strategy()
     return Devices(strategy, strategy.num_replicas_in_sync)
+
+
+def device_note():
+    """A note when devices go unused (torch with several GPUs), else None.
+
+    Returns:
+        A string or `None`.
+    """
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    count = torch.cuda.device_count()
+    if count < 2:
+        return None
+    return (f"{count} GPUs are visible but Keras' torch backend trains on one "
+            f"(cuda:{torch.cuda.current_device()}); for several, use "
+            "KERAS_BACKEND=tensorflow or jax")
 
 
 def remat_note(remat):

@@ -213,9 +213,9 @@ def _announce(config, run, info, devices, model):
     if run.first_epoch:
         _say(config, f"resuming at epoch {run.first_epoch + 1} from the backup of epoch "
              f"{run.first_epoch}")
-    note = distribute.remat_note(config.remat)
-    if note:
-        _say(config, f"note: {note}")
+    for note in (distribute.device_note(), distribute.remat_note(config.remat)):
+        if note:
+            _say(config, f"note: {note}")
 
 
 def make_config(model_or_name, dataset, options):
