@@ -11,6 +11,8 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
 
 from keras_procrustes import callbacks
 from keras_procrustes import tuning
@@ -50,6 +52,12 @@ def test_bad_depth_is_refused():
 # kinds run on TensorFlow only, to keep CI short.
 oracle_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="oracle logic checked on TensorFlow")
+# The tune command end to end, killed and resumed: TensorFlow, and torch,
+# whose Keras trainer differs most from TensorFlow's (on JAX the train
+# command's resume is tested; the chief and workers, keras-tuner's gRPC,
+# on TensorFlow).
+command_on_tensorflow_and_torch = pytest.mark.skipif(
+    keras.backend.backend() == "jax", reason="the tune command checked on TensorFlow and torch")
 
 
 @pytest.mark.parametrize("kind", ["random", pytest.param("bayesian", marks=oracle_on_tensorflow),
@@ -74,6 +82,29 @@ def test_search_completes_and_best_model_predicts(tmp_path, kind):
     predictions = keras.models.load_model(path).predict(x[:4], verbose=0)
     assert predictions.shape == (4, 2)
     np.testing.assert_allclose(predictions, best.predict(x[:4], verbose=0), atol=1e-5)
+
+
+def test_each_trial_logs_to_its_own_tensorboard_folder_with_its_hyperparameters(tmp_path):
+    """keras-tuner does this on TensorFlow only; make_tuner's tuner on every backend."""
+    x, y = _arrays(32)
+    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16,))
+    tuner = tuning.make_tuner(hypermodel, kind="random", max_trials=2,
+                              directory=str(tmp_path), project_name="p")
+    logs = tmp_path / "logs"
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
+                 callbacks=[keras.callbacks.TensorBoard(str(logs))])
+    trials = {t.trial_id: t for t in tuner.oracle.trials.values()}
+    assert len(trials) == 2 and sorted(os.listdir(logs)) == sorted(trials)
+    for trial_id, trial in trials.items():
+        folder = logs / trial_id / "execution0"  # keras-tuner's layout on TensorFlow
+        events = EventAccumulator(str(folder))
+        events.Reload()
+        tags = events.Tags()["tensors"]
+        assert "_hparams_/session_start_info" in tags  # the HParams dashboard's record
+        content = events.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+        recorded = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+        assert recorded["lr"].number_value == pytest.approx(trial.hyperparameters.values["lr"])
+        assert os.listdir(folder / "train")  # the TensorBoard callback's own logs
 
 
 def test_fit_rebatches_a_dataset(tmp_path):
@@ -110,7 +141,7 @@ def test_batch_size_and_lr_scale_with_replicas():
 
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
-@oracle_on_tensorflow
+@command_on_tensorflow_and_torch
 def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
     command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "3", "--epochs", "2",
