@@ -164,8 +164,16 @@ def test_stack_refuses_channel_mismatch():
 def _pair(name="procresnet22_bottleneck", **kwargs):
     """The unrolled and scanned forms of a model, with the same weights.
 
-    `_data` is normalised already: no preprocessing layer.
+    `_data` is normalised already: no preprocessing layer. The initial
+    weights are seeded, so a test does not depend on the tests run before it
+    in its process (pytest-xdist changes that order). Unseeded, the two forms
+    sometimes part by up to 3e-4 after the four steps of
+    `test_two_epochs_of_training_give_the_same_weights` (seen on JAX): the
+    stem's projection is a polar factor of each frequency's 3x64 matrix,
+    which float32 rounding moves far when that matrix is nearly singular.
+    Seeded (seeds 0-5), they agree within 1.3e-6.
     """
+    keras.utils.set_random_seed(0)
     options = dict(input_shape=(8, 8, 3), classes=3, include_preprocessing=False, **kwargs)
     unrolled = models.get(name, scan=False, **options)
     scanned = models.get(name, scan=True, **options)
