@@ -75,9 +75,9 @@ def add_data_arguments(parser):
     add("--image-size", type=int, default=None, help="pad/resize, e.g. 32")
     add("--channels", type=int, default=None, help="3 turns grey images into RGB")
     add("--cpu-replicas", type=int, default=0,
-        help="train on N logical CPU devices (MirroredStrategy on TensorFlow, "
-        "DataParallel on JAX, where it needs --projection-engine newton_schulz), to try "
-        "multi-replica training without GPUs")
+        help="train on N logical CPU devices, to try multi-replica training without "
+        "GPUs: MirroredStrategy on TensorFlow; DataParallel on JAX (the train command "
+        "only, with --projection-engine newton_schulz); refused on torch (one device)")
     add("--seed", type=int, default=0)
     add("--verbose", type=int, default=1, help="0, 1 (progress bar) or 2 (a line per epoch)")
 
