@@ -69,19 +69,20 @@ def main():
         result = run_child(__file__, ["--model", args.model, "--batch-size", str(args.batch_size),
                                       "--repeats", str(args.repeats), "--child", str(jit), policy],
                            timeout_s=args.timeout, KERAS_BACKEND=backend)
+        label = f"{backend:10s} jit_compile={str(jit):5s} {policy:15s}"
         if "killed" in result:
-            print(f"{backend:10s} jit_compile={str(jit):5s} {policy:15s} "
-                  f"killed: {result['killed']}", flush=True)
+            print(f"{label} killed: {result['killed']}", flush=True)
             continue
         results[(backend, jit, policy)] = result["images_per_second"]
-        print(f"{backend:10s} jit_compile={str(jit):5s} {policy:15s} "
-              f"{result['images_per_second']:9.1f} images/s on {result['device']}", flush=True)
+        print(f"{label} {result['images_per_second']:9.1f} images/s on {result['device']}",
+              flush=True)
     reference = results.get(SETTINGS[0])
     if reference:
         for setting, value in results.items():
             print(f"  {' '.join(map(str, setting)):40s} {value / reference:5.2f}x")
-    best = max(results, key=results.get)
-    print(f"fastest: {' '.join(map(str, best))} ({args.model}, batch {args.batch_size})")
+    if results:
+        best = max(results, key=results.get)
+        print(f"fastest: {' '.join(map(str, best))} ({args.model}, batch {args.batch_size})")
 
 
 if __name__ == "__main__":
