@@ -1,0 +1,78 @@
+"""Argument rules shared by the layers, models, constraint and training side.
+
+Each rule is stated here once and imported where it is needed. The errors
+follow Keras' form: what was expected, then "Received name=value".
+"""
+
+import math
+
+BLOCK_TYPES = ("bottleneck", "basic")
+
+# Output channels of a residual branch per unit of its inner width.
+EXPANSION = {"bottleneck": 4, "basic": 1}
+
+
+def is_int(value):
+    """True for an int that is not a bool (`True` is an int in Python)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_positive_int(value):
+    """True for an int >= 1 that is not a bool."""
+    return is_int(value) and value > 0
+
+
+def is_finite_number(value):
+    """True for a finite int or float that is not a bool."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+    )
+
+
+def check_positive_int(name, value):
+    """Raises ValueError unless `value` is an int >= 1 (not a bool).
+
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check.
+
+    Raises:
+        ValueError: naming `name` and `value`.
+    """
+    if not is_positive_int(value):
+        raise ValueError(f"`{name}` must be a positive int. Received {name}={value!r}")
+
+
+def check_block_type(block_type):
+    """Raises ValueError unless `block_type` is one of `BLOCK_TYPES`.
+
+    Args:
+        block_type: `"bottleneck"` or `"basic"`.
+
+    Raises:
+        ValueError: naming the value received.
+    """
+    if block_type not in BLOCK_TYPES:
+        raise ValueError(
+            f"`block_type` must be one of {BLOCK_TYPES}. "
+            f"Received block_type={block_type!r}"
+        )
+
+
+def block_output_channels(filters, block_type):
+    """Channels out of a residual branch of inner width `filters`.
+
+    Args:
+        filters: the branch's inner width.
+        block_type: `"bottleneck"` (4x) or `"basic"` (1x).
+
+    Returns:
+        `EXPANSION[block_type] * filters`.
+
+    Raises:
+        ValueError: for an unknown block type.
+    """
+    check_block_type(block_type)
+    return EXPANSION[block_type] * filters
