@@ -1,11 +1,14 @@
-"""keras_procrustes: Procrustes ResNets (norm-preserving residual networks)
-for Keras 3, on TensorFlow, JAX and PyTorch.
+"""keras_procrustes: ProcrustesResNets (norm-preserving residual networks) for Keras 3.
+
+ProcrustesResNet is Zaeemzadeh, Rahnavard & Shah, "Norm-Preservation: Why
+Residual Networks Can Become Extremely Deep?", TPAMI 2020
+(arXiv:1805.07477); it runs on TensorFlow, JAX and PyTorch.
 
 The core (`layers`, `constraints`, `models`, `spectral`, `diagnostics`) is
 `keras.ops` only and needs Keras, NumPy and a backend. The training side
-(`data`, `training`, `train`, `callbacks`, `tune`, `tuning`) uses tf.data,
-TensorBoard and keras-tuner, from the `[train]` and `[tune]` extras; import it
-by name (see `keras_procrustes.optional`).
+(`data`, `training`, and the commands in `cli`) uses tf.data, TensorBoard
+and keras-tuner, from the `[train]` and `[tune]` extras; import it by name
+(see `keras_procrustes.optional`).
 """
 
 from keras_procrustes import constraints

@@ -1,15 +1,24 @@
-"""Layers of Procrustes ResNets, usable in any Keras model."""
+"""Layers of ProcrustesResNets, usable in any Keras model."""
 
+from keras_procrustes.layers import deprecated as _deprecated
 from keras_procrustes.layers.norm_preserving_transition import (
     NormPreservingTransition,
 )
+from keras_procrustes.layers.residual_block import ConvShortcutResidualBlock
 from keras_procrustes.layers.residual_block import IdentityResidualBlock
-from keras_procrustes.layers.residual_block import ProjectionResidualBlock
 from keras_procrustes.layers.residual_stack import IdentityResidualStack
 
 __all__ = [
+    "ConvShortcutResidualBlock",
     "IdentityResidualBlock",
     "IdentityResidualStack",
     "NormPreservingTransition",
-    "ProjectionResidualBlock",
 ]
+
+
+def __getattr__(name):
+    """An old layer name (`ProjectionResidualBlock`): warns, returns it."""
+    if name in _deprecated.RENAMED_LAYERS:
+        _deprecated.renamed_layer_warning(name)
+        return getattr(_deprecated, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,8 @@ from keras_procrustes.constraints import ProcrustesProjection
 class NormPreservingTransition(keras.layers.Conv2D):
     """A bias-free conv that changes dimensions, under `ProcrustesProjection`.
 
-    Procrustes ResNets move every change of width or resolution into such a
+    A ProcrustesResNet (Zaeemzadeh, Rahnavard & Shah, TPAMI 2020,
+    arXiv:1805.07477) moves every change of width or resolution into such a
     layer: the transitions between stages (1x1, stride 2, the default) and
     the stem (3x3, stride 1). At build time the layer attaches a
     `ProcrustesProjection` whose FFT size is the input's spatial size and
@@ -31,6 +32,11 @@ class NormPreservingTransition(keras.layers.Conv2D):
         **kwargs: other `keras.layers.Conv2D` arguments (`padding`,
             `kernel_initializer`, `name`, ...). `use_bias` and
             `kernel_constraint` are set by the layer.
+
+    Raises:
+        ValueError: for a projection option `ProcrustesProjection` refuses,
+            or (at build) an input of unknown height or width, or smaller
+            than the kernel.
 
     Example:
     >>> x = keras.Input((32, 32, 64))

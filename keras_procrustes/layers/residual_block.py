@@ -1,8 +1,10 @@
-"""Pre-activation residual blocks (He et al., 2016).
+"""Pre-activation residual blocks (He et al., ECCV 2016, arXiv:1603.05027).
 
-`IdentityResidualBlock` is the block of Procrustes ResNets: `y = x + F(x)`
-with an identity skip only. `ProjectionResidualBlock` is the baseline's
-dimension-changing block, with a strided 1x1 conv shortcut.
+`IdentityResidualBlock` is the block of a ProcrustesResNet: `y = x + F(x)`
+with an identity skip only (Zaeemzadeh, Rahnavard & Shah, TPAMI 2020,
+arXiv:1805.07477). `ConvShortcutResidualBlock` is the baseline's
+dimension-changing block, whose shortcut is a strided 1x1 conv (keras and
+keras-hub call it `conv_shortcut`).
 
 Both take `remat=True` to recompute their branch in the backward pass
 instead of keeping its activations (`keras.remat`): batch norm then
@@ -13,39 +15,60 @@ moving statistics are updated once, outside it.
 import keras
 from keras import layers
 
+from keras_procrustes.checks import BLOCK_TYPES  # noqa: F401 (cli/tune.py imports it here)
+from keras_procrustes.checks import block_output_channels
+from keras_procrustes.checks import check_block_type
+from keras_procrustes.checks import check_positive_int
 from keras_procrustes.layers.initializers import independent_initializers
 from keras_procrustes.layers.normalization import batch_normalize
 from keras_procrustes.layers.normalization import update_moving_statistics
 
-BLOCK_TYPES = ("bottleneck", "basic")
-
 
 def unit_specs(filters, block_type, strides=1):
-    """(filters, kernel size, strides) of the convs of a residual branch."""
+    """(filters, kernel size, strides) of the convs of a residual branch.
+
+    Args:
+        filters: the branch's inner width.
+        block_type: `"bottleneck"` or `"basic"`.
+        strides: the stride of the 3x3 conv that changes resolution.
+
+    Returns:
+        A list of `(filters, kernel_size, strides)`, one per conv.
+
+    Raises:
+        ValueError: for an unknown block type.
+    """
+    output = block_output_channels(filters, block_type)
     if block_type == "bottleneck":
-        return [(filters, 1, 1), (filters, 3, strides), (4 * filters, 1, 1)]
-    return [(filters, 3, strides), (filters, 3, 1)]
+        return [(filters, 1, 1), (filters, 3, strides), (output, 1, 1)]
+    return [(filters, 3, strides), (output, 3, 1)]
 
 
 @keras.saving.register_keras_serializable(package="keras_procrustes")
 class IdentityResidualBlock(layers.Layer):
     """Pre-activation residual block with an identity skip: `y = x + F(x)`.
 
-    `F` is BN-ReLU-conv1x1(filters) -> BN-ReLU-conv3x3(filters) ->
-    BN-ReLU-conv1x1(4 * filters) for `block_type="bottleneck"`, and
-    BN-ReLU-conv3x3 -> BN-ReLU-conv3x3 (all `filters`) for `"basic"`. All
-    convs are bias-free. The input must already have the output's channels.
+    `F` is BN-ReLU-conv1x1 -> BN-ReLU-conv3x3 -> BN-ReLU-conv1x1 for
+    `block_type="bottleneck"`, and BN-ReLU-conv3x3 -> BN-ReLU-conv3x3 for
+    `"basic"` (He et al. 2016); the last conv widens the branch to
+    `checks.block_output_channels(filters, block_type)` (`checks.EXPANSION`).
+    All convs are bias-free. The input must already have the output's
+    channels.
 
     Args:
         filters: the branch's inner width.
-        block_type: `"bottleneck"` (output `4 * filters`) or `"basic"`
-            (output `filters`).
+        block_type: `"bottleneck"` or `"basic"`.
         momentum: batch-norm momentum.
         epsilon: batch-norm epsilon.
         kernel_initializer: initializer of the convs.
         remat: recompute the branch in the backward pass instead of storing
             its activations (less memory, one more forward per block).
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Raises:
+        ValueError: for a `filters` that is not a positive int, an unknown
+            `block_type`, or (at build) an input whose channels are not the
+            output's.
 
     Example:
     >>> x = keras.Input((32, 32, 64))
@@ -65,26 +88,19 @@ class IdentityResidualBlock(layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or filters < 1:
-            raise ValueError(
-                f"`filters` must be a positive int. Received filters={filters}"
-            )
-        if block_type not in BLOCK_TYPES:
-            raise ValueError(
-                f"`block_type` must be one of {BLOCK_TYPES}. "
-                f"Received block_type={block_type!r}"
-            )
+        check_positive_int("filters", filters)
+        check_block_type(block_type)
         self.filters = filters
         self.block_type = block_type
         self.momentum = momentum
         self.epsilon = epsilon
         self.remat = bool(remat)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.output_channels = filters * (4 if block_type == "bottleneck" else 1)
+        self.output_channels = block_output_channels(filters, block_type)
         self.norms = []
         self.convs = []
         specs = unit_specs(filters, block_type, self.strides)
-        # One more for ProjectionResidualBlock's shortcut.
+        # One more for ConvShortcutResidualBlock's shortcut.
         self.conv_initializers = independent_initializers(
             self.kernel_initializer, len(specs) + 1
         )
@@ -206,18 +222,28 @@ class IdentityResidualBlock(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_procrustes")
-class ProjectionResidualBlock(IdentityResidualBlock):
+class ConvShortcutResidualBlock(IdentityResidualBlock):
     """Pre-activation block whose shortcut is a strided 1x1 conv.
 
     The first block of each stage of He et al.'s baseline ResNet: it changes
     the width (to the block's output) and, with `strides=2`, the resolution.
     Shortcut and branch both read the pre-activated input, as in He et al.
-    The stride sits on the 3x3 conv.
+    2016. The stride sits on the 3x3 conv. This is not the Procrustes
+    projection: the shortcut is a plain trained conv (keras.applications'
+    and keras-hub's `conv_shortcut`).
 
     Args:
         filters: the branch's inner width.
         strides: 1 or 2.
         **kwargs: as `IdentityResidualBlock`.
+
+    Raises:
+        ValueError: for `strides` other than 1 or 2, and as
+            `IdentityResidualBlock`.
+
+    Example:
+    >>> x = keras.Input((32, 32, 16))
+    >>> y = ConvShortcutResidualBlock(8, strides=2)(x)  # (16, 16, 32)
     """
 
     def __init__(self, filters, strides=1, **kwargs):

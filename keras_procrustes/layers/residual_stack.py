@@ -10,12 +10,13 @@ holds one block per stage whatever `n` is.
 import keras
 from keras import ops
 
+from keras_procrustes.checks import block_output_channels
+from keras_procrustes.checks import check_block_type
 from keras_procrustes.layers.conv import conv_same
 from keras_procrustes.layers.initializers import independent_initializers
 from keras_procrustes.layers.normalization import moving_average
 from keras_procrustes.layers.normalization import normalize_with_batch_moments
 from keras_procrustes.layers.normalization import normalize_with_moving_moments
-from keras_procrustes.layers.residual_block import BLOCK_TYPES
 from keras_procrustes.layers.residual_block import unit_specs
 
 # The weights of one unit (BN-ReLU-conv) of a block, in this order.
@@ -95,11 +96,7 @@ class IdentityResidualStack(keras.layers.Layer):
                 raise ValueError(
                     f"`{argument}` must be a positive int. Received {argument}={value}"
                 )
-        if block_type not in BLOCK_TYPES:
-            raise ValueError(
-                f"`block_type` must be one of {BLOCK_TYPES}. "
-                f"Received block_type={block_type!r}"
-            )
+        check_block_type(block_type)
         self.num_blocks = num_blocks
         self.filters = filters
         self.block_type = block_type
@@ -109,7 +106,7 @@ class IdentityResidualStack(keras.layers.Layer):
         self.remat = bool(remat)
         self.block_prefix = block_prefix
         self.first_block = first_block
-        self.output_channels = filters * (4 if block_type == "bottleneck" else 1)
+        self.output_channels = block_output_channels(filters, block_type)
         self.units = []  # one dict of stacked weights per BN-ReLU-conv unit
 
     @property

@@ -1,8 +1,13 @@
 """Model builders, keras.applications-style, and a registry of presets.
 
+The modules: `procrustes_resnet` (the graph), `arguments` (its argument
+checks), `resnet` (the family of depths), `presets` (the table), `names`
+(the name grammar and the renamed names), `registry` (`get`,
+`list_models`), `weights`, `features`, `convert`.
+
 Example:
 >>> from keras_procrustes import models
->>> model = models.resnet164()                    # ProcResNet-166
+>>> model = models.resnet164()                    # ProcrustesResNet-166
 >>> baseline = models.resnet164(procrustes=False) # He et al.'s ResNet-164
 >>> same = models.get("procresnet166")            # = models.resnet164()
 >>> models.list_models("*164*")
@@ -19,8 +24,8 @@ from keras_procrustes.models.registry import canonical_name
 from keras_procrustes.models.registry import get
 from keras_procrustes.models.registry import get_builder
 from keras_procrustes.models.registry import list_models
-from keras_procrustes.models.resnet import SCAN_MIN_BLOCKS
-from keras_procrustes.models.resnet import ProcrustesResNet
+from keras_procrustes.models.procrustes_resnet import SCAN_MIN_BLOCKS
+from keras_procrustes.models.procrustes_resnet import ProcrustesResNet
 from keras_procrustes.models.resnet import blocks_per_stage
 from keras_procrustes.models.resnet import resnet
 from keras_procrustes.models.resnet import resnet20

@@ -58,8 +58,11 @@ def convert_weights(source, target):
             `models.resnet1001(scan=True)`.
 
     Returns:
-        `target`, its weights replaced. A ValueError names the first
-        block or layer that does not match; `target` is then unchanged.
+        `target`, its weights replaced.
+
+    Raises:
+        ValueError: naming the first block or layer that does not match;
+            `target` is then unchanged.
     """
     arrays = _named_arrays(source)
     wanted = _named_arrays(target)

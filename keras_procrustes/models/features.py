@@ -23,6 +23,9 @@ def pyramid_outputs(model):
         `keras.Model(model.inputs, pyramid_outputs(model))` is a feature
         extractor.
 
+    Raises:
+        ValueError: for a model without stage layers.
+
     Example:
     >>> model = models.resnet56(include_top=False)
     >>> features = keras.Model(model.inputs, model.pyramid_outputs)

@@ -9,8 +9,9 @@ An entry holds:
     arguments: what the preset passes to it (`{"procrustes": True}`).
     depth, block_type: He et al.'s layer count of the family, and its block.
     parameters: trainable parameters with the CIFAR head, by class count.
-    parameters_from: `"SPEC"` where SPEC.md section 2 gives the exact count
-        (the authors' classes, counted by hand too), `"build"` where it was
+    parameters_from: `"authors_code"` where the count is the one of the
+        authors' public PyTorch classes (Zaeemzadeh, Rahnavard & Shah, TPAMI
+        2020, arXiv:1805.07477), counted by hand too; `"build"` where it was
         measured by building the model. Tests assert every count.
     reference: the paper the architecture comes from.
     published: CIFAR test errors (%) as published: `(dataset, error, source)`.
@@ -61,7 +62,7 @@ PRESETS = {
         published=[("cifar10", 5.46, HE), ("cifar100", 24.33, HE)]),
     "procresnet166": _preset(
         164, "bottleneck", True, (1_715_018, 1_738_148), PROCRUSTES_PAPER,
-        published=[("cifar10", 4.75, CHAINER)], parameters_from="SPEC"),
+        published=[("cifar10", 4.75, CHAINER)], parameters_from="authors_code"),
     "resnet272_baseline": _preset(
         272, "bottleneck", False, (2_816_090, 2_839_220), PROCRUSTES_PAPER,
         published=[("cifar10", 4.73, PYTORCH)]),
@@ -80,7 +81,7 @@ PRESETS = {
                    ("cifar100", 22.71, HE)]),
     "procresnet1003": _preset(
         1001, "bottleneck", True, (10_339_466, 10_362_596), PROCRUSTES_PAPER,
-        published=[("cifar10", 3.84, PYTORCH)], parameters_from="SPEC"),
+        published=[("cifar10", 3.84, PYTORCH)], parameters_from="authors_code"),
 }
 
 # He et al.'s depth -> block type, for every family with presets.
@@ -93,7 +94,7 @@ DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 def _architecture(preset):
     depth = preset["depth"]
     if preset["arguments"]["procrustes"]:
-        return f"ProcResNet-{depth + 2}"
+        return f"ProcrustesResNet-{depth + 2}"
     return f"ResNet-{depth}"
 
 
@@ -108,7 +109,7 @@ def _published(preset, dataset):
 def _row(name, preset):
     call = "" if preset["arguments"]["procrustes"] else "procrustes=False"
     count_10, count_100 = (f"{preset['parameters'][c]:,}" for c in (10, 100))
-    if preset["parameters_from"] == "SPEC":
+    if preset["parameters_from"] == "authors_code":
         count_10, count_100 = f"{count_10}\\*", f"{count_100}\\*"
     cells = [
         f"`{name}`",
@@ -137,12 +138,12 @@ def markdown_table():
     rows = [_row(name, preset) for name, preset in PRESETS.items()]
     legend = [
         "",
-        "Trainable parameters with a CIFAR head. \\* as SPEC section 2 gives "
-        "it (the authors' classes, and by hand); the other counts were measured "
+        "Trainable parameters with a CIFAR head. \\* as the authors' public "
+        "PyTorch classes count it (and by hand); the other counts were measured "
         "by building the model. `tests/test_presets.py` asserts every count.",
         "",
         f"Published test errors, one run each: (H) {HE_PAPER}; (Z) "
-        f"{PROCRUSTES_PAPER}, with the authors' Chainer (ProcResNet-166) or "
+        f"{PROCRUSTES_PAPER}, with the authors' Chainer (ProcrustesResNet-166) or "
         "PyTorch code.",
     ]
     return "\n".join(header + rows + legend) + "\n"

@@ -18,6 +18,11 @@ from keras_procrustes.models.weights import presets_with_weights
 
 
 def _patterns(patterns, arg):
+    """`patterns` as a list of fnmatch patterns.
+
+    Raises:
+        TypeError: for something that is not a pattern or a list of them.
+    """
     if isinstance(patterns, str):
         return [patterns] if patterns else []
     if patterns is None:
@@ -45,6 +50,9 @@ def list_models(filter="", exclude_filters="", pretrained=False):
         A list of preset names. Each is one architecture; `get` also takes
         the family builders' names (`resnet164`) and any depth with its
         block type (`procresnet13_bottleneck`).
+
+    Raises:
+        TypeError: for a filter that is not a pattern or a list of them.
 
     Example:
     >>> list_models("*_baseline")[:2]
@@ -77,8 +85,11 @@ def resolve(name, stacklevel=2):
             `warnings.warn` called by `resolve` (2: `resolve`'s caller).
 
     Returns:
-        A `names.ModelName`. An `UnknownModelName` (a ValueError) names an
-        unknown name and lists what exists.
+        A `names.ModelName`.
+
+    Raises:
+        UnknownModelName: (a ValueError) naming an unknown name, listing
+            what exists.
     """
     try:
         model_name = names.parse(name)
@@ -97,22 +108,28 @@ def canonical_name(name):
         name: a model name (`"resnet164"`, `"procresnet166"`, ...).
 
     Returns:
-        E.g. `"procresnet166"` for `"resnet164"`. A ValueError names an
-        unknown name.
+        E.g. `"procresnet166"` for `"resnet164"`.
+
+    Raises:
+        UnknownModelName: (a ValueError) naming an unknown name.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", names.ModelNameWarning)
         model_name = resolve(name)
     if model_name.procrustes is None:
         model_name = model_name._replace(procrustes=True)
-    return names.canonical_name(*model_name)
+    return names.format_name(*model_name)
 
 
 def _check_fixed(name, model_name, kwargs):
-    """Refuses a `procrustes` argument that contradicts a fixed-form name."""
+    """Refuses a `procrustes` argument that contradicts a fixed-form name.
+
+    Raises:
+        ValueError: naming the name and the `procrustes` received.
+    """
     procrustes = kwargs.pop("procrustes", model_name.procrustes)
     if bool(procrustes) != model_name.procrustes:
-        other = names.canonical_name(
+        other = names.format_name(
             model_name.depth, model_name.block_type, not model_name.procrustes)
         raise ValueError(
             f"Model name {name!r} is {names.describe(model_name)}. Received "
@@ -154,8 +171,11 @@ def get_builder(name):
 
     Returns:
         A function of `ProcrustesResNet`'s keyword arguments that returns
-        the model. A ValueError names an unknown `name`; a name that meant
-        another architecture under the old names warns (`ModelNameWarning`).
+        the model. A name that meant another architecture under the old
+        names (`names.RENAMED_MODELS`) warns (`ModelNameWarning`).
+
+    Raises:
+        UnknownModelName: (a ValueError) naming an unknown `name`.
     """
     return _builder(name)
 
@@ -164,7 +184,7 @@ def get(name, **kwargs):
     """Builds a model by name.
 
     A builder and its name build the same net: `get("resnet164")` is
-    `resnet164()`, ProcResNet-166, and so is `get("procresnet166")`.
+    `resnet164()`, ProcrustesResNet-166, and so is `get("procresnet166")`.
 
     Args:
         name: see `get_builder`.
@@ -172,5 +192,10 @@ def get(name, **kwargs):
 
     Returns:
         An uncompiled `keras.Model`, named after its architecture.
+
+    Raises:
+        UnknownModelName: (a ValueError) naming an unknown `name`.
+        ValueError: for a `procrustes` that contradicts the name's form, or
+            a bad builder argument.
     """
     return _builder(name)(**kwargs)

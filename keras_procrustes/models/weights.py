@@ -1,9 +1,12 @@
 """What `weights=` names: a weights file, or a preset's published weights."""
 
 import os
+import tempfile
 
 import keras
 
+from keras_procrustes.layers.deprecated import holds_renamed_layers
+from keras_procrustes.layers.deprecated import upgrade_weights_file
 from keras_procrustes.models.presets import PRESETS
 
 
@@ -26,9 +29,12 @@ def weights_file(weights, model_name=None):
             known; a preset's weights must be that model's.
 
     Returns:
-        A path, or `None`. A ValueError names a `weights` that is neither a
-        file nor a preset, a preset without weights (listing the presets
-        that have some), or another model's preset.
+        A path, or `None`.
+
+    Raises:
+        ValueError: naming a `weights` that is neither a file nor a preset,
+            a preset without weights (listing the presets that have some),
+            or another model's preset.
     """
     if weights is None:
         return None
@@ -74,10 +80,18 @@ _SIGNATURES = {
 def load_weights_file(model, path):
     """`model.load_weights(path)`, with a ValueError that names the file.
 
-    A file that is not a weights file (a wrong suffix, or not HDF5 / zip
-    inside), or whose weights do not fit the model (another architecture
-    or class count), raises a ValueError naming `path` and the reason,
-    chained to the loader's error.
+    A file saved before a layer was renamed (`layers.deprecated`) holds its
+    weights under the old class name; they are read from a renamed copy.
+
+    Args:
+        model: a built model.
+        path: a `.weights.h5` or `.keras` file.
+
+    Raises:
+        ValueError: for a file that is not a weights file (a wrong suffix,
+            or not HDF5 / zip inside), or whose weights do not fit the model
+            (another architecture or class count), naming `path` and the
+            reason, chained to the loader's error.
     """
     name = os.fspath(path)
     for suffix, (signature, kind) in _SIGNATURES.items():
@@ -96,7 +110,11 @@ def load_weights_file(model, path):
             "`.weights.h5` (`model.save_weights`) or `.keras` (`model.save`)."
         )
     try:
-        model.load_weights(name)
+        with tempfile.TemporaryDirectory() as folder:
+            upgraded = None
+            if not holds_renamed_layers(model):
+                upgraded = upgrade_weights_file(name, folder)
+            model.load_weights(upgraded or name)
     except Exception as error:
         first = str(error).strip().splitlines()
         raise ValueError(
