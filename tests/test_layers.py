@@ -1,4 +1,4 @@
-"""`IdentityResidualBlock`, `ProjectionResidualBlock`, `NormPreservingTransition`."""
+"""`IdentityResidualBlock`, `ConvShortcutResidualBlock`, `NormPreservingTransition`."""
 
 import os
 import sys
@@ -40,6 +40,7 @@ def test_identity_block_refuses_channel_mismatch():
     [
         ({"filters": 0}, "filters=0"),
         ({"filters": 4, "block_type": "wide"}, "block_type='wide'"),
+        ({"filters": True}, "filters=True"),
     ],
 )
 def test_identity_block_bad_arguments(kwargs, message):
@@ -47,8 +48,8 @@ def test_identity_block_bad_arguments(kwargs, message):
         layers.IdentityResidualBlock(**kwargs)
 
 
-def test_projection_block_changes_shape():
-    block = layers.ProjectionResidualBlock(8, strides=2)
+def test_conv_shortcut_block_changes_shape():
+    block = layers.ConvShortcutResidualBlock(8, strides=2)
     out = block(np.zeros((1, 8, 8, 16), "float32"))
     assert tuple(out.shape) == (1, 4, 4, 32)
     assert block.compute_output_shape((None, 8, 8, 16)) == (None, 4, 4, 32)
@@ -93,7 +94,7 @@ def test_layers_round_trip_through_keras_file(tmp_path):
     x = layers.NormPreservingTransition(16, 3, strides=1, probability=0.3, seed=5)(inputs)
     x = layers.IdentityResidualBlock(4, remat=True)(x)
     x = layers.NormPreservingTransition(32)(x)
-    x = layers.ProjectionResidualBlock(8, strides=2, block_type="basic")(x)
+    x = layers.ConvShortcutResidualBlock(8, strides=2, block_type="basic")(x)
     model = keras.Model(inputs, x)
     data = np.random.default_rng(1).normal(size=(2, 8, 8, 4)).astype("float32")
     path = os.path.join(tmp_path, "m.keras")
@@ -129,7 +130,7 @@ def _block_model(block, freeze_norms):
     "block_cls, block_kwargs, freeze_norms",
     [
         (layers.IdentityResidualBlock, {"filters": 4}, False),
-        (layers.ProjectionResidualBlock, {"filters": 4, "strides": 2}, False),
+        (layers.ConvShortcutResidualBlock, {"filters": 4, "strides": 2}, False),
         (layers.IdentityResidualBlock, {"filters": 16, "block_type": "basic"}, True),
     ],
 )
@@ -203,9 +204,72 @@ def test_block_convs_are_drawn_independently(block_type, channels):
     np.testing.assert_array_equal(*(keras.ops.convert_to_numpy(b.convs[0].kernel) for b in seeded))
 
 
-def test_projection_shortcut_is_drawn_apart_from_the_branch():
-    block = layers.ProjectionResidualBlock(8, strides=1)
+def test_conv_shortcut_is_drawn_apart_from_the_branch():
+    block = layers.ConvShortcutResidualBlock(8, strides=1)
     block.build((None, 8, 8, 8))
     shortcut = keras.ops.convert_to_numpy(block.shortcut.kernel).ravel()
     last = keras.ops.convert_to_numpy(block.convs[-1].kernel).ravel()
     assert abs(np.corrcoef(shortcut, last)[0, 1]) < 0.3
+
+
+def test_the_old_name_of_the_conv_shortcut_block_warns():
+    with pytest.warns(FutureWarning, match="ProjectionResidualBlock.*ConvShortcutResidualBlock"):
+        old = layers.ProjectionResidualBlock
+    with pytest.warns(FutureWarning, match="ConvShortcutResidualBlock"):
+        from keras_procrustes.layers import ProjectionResidualBlock  # noqa: F401
+    with pytest.warns(FutureWarning, match="ConvShortcutResidualBlock"):
+        block = old(8, strides=2)
+    assert isinstance(block, layers.ConvShortcutResidualBlock)
+    assert "ProjectionResidualBlock" not in layers.__all__
+    with pytest.raises(AttributeError, match="NoSuchBlock"):
+        layers.NoSuchBlock
+
+
+def _old_form_model():
+    """A model saved as the package saved it before the rename: the block's
+    config and its weights' path name `ProjectionResidualBlock`."""
+    from keras_procrustes.layers.deprecated import ProjectionResidualBlock
+
+    inputs = keras.Input((8, 8, 16))
+    with pytest.warns(FutureWarning):
+        x = ProjectionResidualBlock(8, strides=2, name="stage2_block1")(inputs)
+    outputs = layers.IdentityResidualBlock(8, name="stage2_block2")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_a_keras_file_with_the_old_block_name_loads(tmp_path):
+    import zipfile
+
+    model = _old_form_model()
+    path = str(tmp_path / "old.keras")
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert "keras_procrustes>ProjectionResidualBlock" in archive.read("config.json").decode()
+    with pytest.warns(FutureWarning, match="ProjectionResidualBlock"):
+        restored = keras.models.load_model(path)
+    assert isinstance(restored.get_layer("stage2_block1"), layers.ConvShortcutResidualBlock)
+    data = np.random.default_rng(2).normal(size=(2, 8, 8, 16)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(data))
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(data)), expected, atol=1e-5)
+
+
+def test_a_weights_file_with_the_old_block_name_loads_into_the_new_block(tmp_path):
+    import h5py
+
+    from keras_procrustes.models.weights import load_weights_file
+
+    old = _old_form_model()
+    path = str(tmp_path / "old.weights.h5")
+    old.save_weights(path)
+    with h5py.File(path, "r") as store:
+        assert "projection_residual_block" in store["layers"]
+    inputs = keras.Input((8, 8, 16))
+    x = layers.ConvShortcutResidualBlock(8, strides=2, name="stage2_block1")(inputs)
+    new = keras.Model(inputs, layers.IdentityResidualBlock(8, name="stage2_block2")(x))
+    with pytest.raises(ValueError):  # Keras looks for conv_shortcut_residual_block
+        new.load_weights(path)
+    load_weights_file(new, path)
+    data = np.random.default_rng(3).normal(size=(2, 8, 8, 16)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(new(data)),
+                               keras.ops.convert_to_numpy(old(data)), atol=1e-5)

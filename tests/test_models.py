@@ -23,7 +23,7 @@ def test_procresnet166_structure():
     blocks = [l for l in model.layers if isinstance(l, layers.IdentityResidualBlock)]
     transitions = [l for l in model.layers if isinstance(l, layers.NormPreservingTransition)]
     assert len(blocks) == 54
-    assert not any(isinstance(b, layers.ProjectionResidualBlock) for b in blocks)
+    assert not any(isinstance(b, layers.ConvShortcutResidualBlock) for b in blocks)
     assert [t.name for t in transitions] == ["stem_conv", "transition1", "transition2"]
     assert [t.projection.spatial_shape for t in transitions] == [(32, 32), (32, 32), (16, 16)]
     # 162 convs in blocks + stem + 2 transitions + classifier = 166.
@@ -31,11 +31,11 @@ def test_procresnet166_structure():
     assert model.output_shape == (None, 10)
 
 
-def test_baseline_has_projection_shortcuts_and_no_constraints():
+def test_baseline_has_conv_shortcuts_and_no_constraints():
     model = models.resnet164(procrustes=False)
     assert model.name == "resnet164_baseline"
     shortcut_blocks = [
-        l.name for l in model.layers if isinstance(l, layers.ProjectionResidualBlock)
+        l.name for l in model.layers if isinstance(l, layers.ConvShortcutResidualBlock)
     ]
     assert shortcut_blocks == ["stage1_block1", "stage2_block1", "stage3_block1"]
     assert all(w.constraint is None for w in model.weights)
