@@ -73,7 +73,12 @@ class ProjectionResidualBlock(ConvShortcutResidualBlock):
 def _old_groups(store):
     """The names of the groups of an open HDF5 file that carry old class names."""
     found = []
-    store.visit(lambda name: found.append(name) if _OLD_GROUP.match(name.split("/")[-1]) else None)
+
+    def collect(name):
+        if _OLD_GROUP.match(name.split("/")[-1]):
+            found.append(name)
+
+    store.visit(collect)
     return found
 
 

@@ -25,6 +25,7 @@ no longer parse, and are refused with their new spelling.
 import collections
 import re
 
+from keras_procrustes.checks import is_int
 from keras_procrustes.models.presets import FAMILIES
 
 # Conv layers per residual block.
@@ -77,7 +78,7 @@ class UnknownModelName(ValueError):
 def is_valid_depth(depth, block_type):
     """Whether `depth` is `3 * layers_per_block * n + 2` for a positive n."""
     per_stage = 3 * LAYERS_PER_BLOCK[block_type]
-    return isinstance(depth, int) and depth > 2 and (depth - 2) % per_stage == 0
+    return is_int(depth) and depth > 2 and (depth - 2) % per_stage == 0
 
 
 def format_name(depth, block_type, procrustes):

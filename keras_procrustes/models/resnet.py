@@ -10,6 +10,7 @@ import textwrap
 import warnings
 
 from keras_procrustes.checks import check_block_type
+from keras_procrustes.checks import is_int
 from keras_procrustes.models import names
 from keras_procrustes.models.presets import FAMILIES
 from keras_procrustes.models.presets import PRESETS
@@ -41,7 +42,7 @@ def blocks_per_stage(depth, block_type="bottleneck"):
     if names.is_valid_depth(depth, block_type):
         return (depth - 2) // per_stage
     hint = ""
-    if isinstance(depth, int) and names.is_valid_depth(depth - 2, block_type):
+    if is_int(depth) and names.is_valid_depth(depth - 2, block_type):
         hint = (f" It is ProcrustesResNet-{depth}'s count: depth counts the "
                 f"baseline's layers, so pass depth={depth - 2}.")
     raise ValueError(
@@ -70,7 +71,7 @@ def family_block_type(depth, block_type=None):
         return block_type
     if depth not in FAMILIES:
         hint = ""
-        if isinstance(depth, int) and depth - 2 in FAMILIES:
+        if is_int(depth) and depth - 2 in FAMILIES:
             hint = (f" (ProcrustesResNet-{depth} is resnet({depth - 2}): depth "
                     "counts the baseline's layers)")
         raise ValueError(
@@ -145,9 +146,9 @@ def resnet(
     """A CIFAR ResNet of He et al.'s depth `depth`: `9n+2` bottleneck, `6n+2` basic.
 
     `depth` is the baseline's layer count; the Procrustes form has two more
-    (ProcrustesResNet-166 is `resnet(164)`). He et al.'s depths fix the block type
-    (20, 32, 44, 56, 110 basic; 164, 272, 632, 1001 bottleneck); any other
-    depth needs `block_type`. Widths are 16/32/64 (inner) over three stages
+    (ProcrustesResNet-166 is `resnet(164)`). He et al.'s depths fix the
+    block type (20, 32, 44, 56, 110 basic; 164, 272, 632, 1001 bottleneck);
+    any other depth needs `block_type`. Widths are 16/32/64 (inner) over three stages
     of `n` blocks. The default name is the architecture's
     (`models.canonical_name`: `procresnet166`, `resnet164_baseline`,
     `procresnet13_bottleneck`).
