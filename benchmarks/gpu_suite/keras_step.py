@@ -35,7 +35,8 @@ def build(name, sizes, dtype="float32", probability=0.5, remat=False):
         kwargs["projection_probability"] = probability
     if sizes["dry_run"]:
         blocks = [plan.DRY_RUN_BLOCKS[name]] * 3
-        return models.ProcrustesResNet(blocks, [16, 32, 64], block_type="bottleneck",
+        return models.ProcrustesResNet(blocks, list(plan.DRY_RUN_WIDTHS),
+                                       block_type="bottleneck",
                                        procrustes=procrustes, **kwargs)
     return models.get(name, **kwargs)
 

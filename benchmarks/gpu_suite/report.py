@@ -116,6 +116,12 @@ def markdown(report):
             if peak else "none: this GPU is not in the table of peaks"),
         f"- measured here: {_cell(flops.get('matmul_tflops'), 1)} TFLOP/s "
         f"({flops.get('matmul_method', '')})",
+        "- flops: FLOPs per training image: " + ", ".join(
+            f"{name} {count:,.0f}" for name, count in
+            (flops.get("train_flops_per_image") or {}).items())
+        + f" ({flops.get('flops_method', flops.get('reason', ''))})",
+        "- peak memory: JAX `peak_bytes_in_use`, torch `max_memory_allocated`; "
+        "the process's peak host RSS where there is no GPU",
         "",
         "| setting | images/s | step ms (mean) | first step s | peak GiB | TFLOP/s "
         "| of peak | status |",

@@ -67,9 +67,10 @@ class PreActResNet(nn.Module):
 
 
 def build(sizes):
-    """ResNet-164, or the dry run's one block per stage."""
-    blocks = plan.DRY_RUN_BLOCKS[plan.BASE] if sizes["dry_run"] else 18
-    return PreActResNet(blocks)
+    """ResNet-164, or the dry run's stand-in (`plan.DRY_RUN_BLOCKS`)."""
+    if sizes["dry_run"]:
+        return PreActResNet(plan.DRY_RUN_BLOCKS[plan.BASE], plan.DRY_RUN_WIDTHS)
+    return PreActResNet(18)
 
 
 def train_flops_per_image(sizes, batch=2):
