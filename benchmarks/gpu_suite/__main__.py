@@ -5,7 +5,7 @@ Environment:
     GPU_SUITE_DRY_RUN=1: the same code on the CPU, tiny sizes, one setting
         per code path, in one process per backend (the two side by side).
     GPU_SUITE_BUDGET_S: the measurements' time budget (default 420 s on a
-        GPU, 150 s for the dry run).
+        GPU; the dry run's 240 s cap each of its two processes).
     FASHION_MNIST_DIR: the idx files of the optional accuracy comparison.
 """
 

@@ -95,7 +95,7 @@ def settings(sizes):
         `KERAS_BACKEND`), `weight` and `measurements` (each with an `id`).
     """
     batches, deep = sizes["batches"], (sizes["deep_batch"],)
-    plan = [{"id": "flops", "kind": "flops", "backend": "jax", "weight": 4,
+    plan = [{"id": "flops", "kind": "flops", "backend": "jax", "weight": 8,
              "measurements": [{"id": "flops", "models": [PROC, BASE]}]}]
     keras_settings = [
         (_step("jax", PROC, BF16), batches, 9),
@@ -108,15 +108,15 @@ def settings(sizes):
                  "measurements": [{"id": f"torch-reference-b{batch}", "batch": batch}
                                   for batch in batches]})
     keras_settings = [
-        (_step("jax", PROC, F32), batches, 8),
-        (_step("jax", BASE, F32), batches, 7),
-        (_step("jax", DEEP, BF16), deep, 8),
-        (_step("jax", DEEP, BF16, remat=True), deep, 8),
+        (_step("jax", PROC, F32), batches, 7),
+        (_step("jax", BASE, F32), batches, 6),
+        (_step("jax", DEEP, BF16), deep, 12),
+        (_step("jax", DEEP, BF16, remat=True), deep, 12),
         (_step("torch", PROC, BF16, jit=False), batches, 4),
         (_step("torch", BASE, BF16, jit=False), batches, 4),
         (_step("torch", PROC, F32, jit=False), batches, 4),
         (_step("torch", BASE, F32, jit=False), batches, 4),
-        (_step("torch", PROC, BF16), batches, 9),
+        (_step("torch", PROC, BF16), batches, 8),
         (_step("torch", BASE, BF16), batches, 8),
         (_step("torch", PROC, F32), batches, 9),
         (_step("torch", BASE, F32), batches, 8),
