@@ -80,7 +80,8 @@ class Suite:
         runner.progress(f"{setting['id']}: {len(setting['measurements'])} "
                         f"measurements, timeout {timeout:.0f} s")
         if timeout < 5:
-            return runner.skip_all(setting, "the suite's time budget is spent"), None
+            reason = f"its share of what is left of the budget ({timeout:.0f} s) is under 5 s"
+            return runner.skip_all(setting, reason), None
         return runner.run_setting(setting, self.sizes, timeout, self.environment)
 
 
