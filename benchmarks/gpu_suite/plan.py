@@ -95,7 +95,7 @@ def settings(sizes):
         `KERAS_BACKEND`), `weight` and `measurements` (each with an `id`).
     """
     batches, deep = sizes["batches"], (sizes["deep_batch"],)
-    plan = [{"id": "flops", "kind": "flops", "backend": "jax", "weight": 8,
+    plan = [{"id": "flops", "kind": "flops", "backend": "jax", "weight": 10,
              "measurements": [{"id": "flops", "models": [PROC, BASE]}]}]
     keras_settings = [
         (_step("jax", PROC, BF16), batches, 9),
