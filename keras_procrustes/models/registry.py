@@ -11,6 +11,7 @@ import functools
 import warnings
 
 from keras_procrustes.models import names
+from keras_procrustes.models import procrustes_resnet_2018
 from keras_procrustes.models.presets import PRESETS
 from keras_procrustes.models.resnet import FAMILY_BUILDERS
 from keras_procrustes.models.resnet import resnet
@@ -100,6 +101,9 @@ def canonical_name(name):
         E.g. `"procresnet166"` for `"resnet164"`. A ValueError names an
         unknown name.
     """
+    parsed_2018 = procrustes_resnet_2018.parse_name(name)
+    if parsed_2018 is not None:
+        return procrustes_resnet_2018.canonical_name(*parsed_2018)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", names.ModelNameWarning)
         model_name = resolve(name)
@@ -136,6 +140,9 @@ def _build_any_depth(name, model_name, **kwargs):
 
 def _builder(name):
     """`get_builder`'s body; its warning points at the caller of `get`."""
+    builder_2018 = procrustes_resnet_2018.builder_of(name)
+    if builder_2018 is not None:
+        return builder_2018
     model_name = resolve(name, stacklevel=4)
     if name in PRESETS:
         return functools.partial(_build_preset, name, model_name)
@@ -150,7 +157,8 @@ def get_builder(name):
     Args:
         name: a preset (`list_models()`), a family's builder name
             (`"resnet164"`), or a depth with its block type
-            (`"procresnet13_bottleneck"`, `"resnet11_bottleneck_baseline"`).
+            (`"procresnet13_bottleneck"`, `"resnet11_bottleneck_baseline"`),
+            or the paper's 2018 form (`"procresnet164_2018"`).
 
     Returns:
         A function of `ProcrustesResNet`'s keyword arguments that returns
