@@ -27,3 +27,8 @@ class ChannelDuplication(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         channels = input_shape[-1]
         return (*input_shape[:-1], None if channels is None else 2 * channels)
+
+    def get_config(self):
+        # Defined, so that Keras does not try to rebuild the config from the
+        # `__init__` arguments (a `DTypePolicy` object is not serialisable).
+        return super().get_config()

@@ -34,6 +34,10 @@ class ParameterFreeTransition(keras.layers.Layer):
         self.pooling = L2Pooling2D(pool_size, dtype=self.dtype_policy, name="l2_pool")
         self.duplication = ChannelDuplication(dtype=self.dtype_policy, name="duplication")
 
+    def build(self, input_shape):
+        self.pooling.build(input_shape)
+        self.duplication.build(self.pooling.compute_output_shape(input_shape))
+
     def call(self, inputs):
         return self.duplication(self.pooling(inputs))
 
