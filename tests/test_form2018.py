@@ -1,5 +1,8 @@
 """The paper's first (2018) form: L2 pooling, duplication, orthonormal classifier, models."""
 
+import os
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -343,3 +346,18 @@ def test_scanned_model_round_trips_through_a_keras_file(tmp_path):
     assert isinstance(loaded.get_layer("predictions"), layers.OrthonormalDense)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), scanned.predict(x, verbose=0),
                                atol=1e-6)
+
+
+# --- the docs page ------------------------------------------------------------
+
+DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "form2018.md")
+
+
+def test_docs_page_python_blocks_run_in_order():
+    blocks = re.findall(r"```python\n(.*?)```", open(DOCS).read(), flags=re.S)
+    assert len(blocks) >= 5
+    namespace = {}
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"docs/form2018.md block {index}", "exec"), namespace)
+    assert namespace["model"].name == "procresnet164_2018"
+    assert set(namespace["ratios"]) >= {"transition1", "transition2"}
