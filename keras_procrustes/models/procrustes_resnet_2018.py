@@ -67,7 +67,18 @@ def canonical_name(depth, block_type):
 
 
 def family_block_type(depth, block_type=None):
-    """`block_type`, or He et al.'s block for their depths (56: basic)."""
+    """`block_type`, or He et al.'s block for their depths (56: basic).
+
+    Args:
+        depth: He et al.'s layer count.
+        block_type: `"bottleneck"`, `"basic"`, or `None`.
+
+    Returns:
+        The block type.
+
+    Raises:
+        ValueError: for an unknown block type, or a depth that needs one.
+    """
     if block_type is not None:
         checks.check_block_type(block_type)
         return block_type
@@ -191,6 +202,10 @@ def ProcrustesResNet2018(
 
     Returns:
         An uncompiled `keras.Model` with `pyramid_outputs` (`P0`, `P1`, ...).
+
+    Raises:
+        ValueError: naming the first bad argument (a width that does not
+            double, a size that the pooling windows do not cover, ...).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}. Received pooling={pooling!r}")
@@ -253,6 +268,10 @@ def procresnet_2018(depth, block_type=None, name=None, **kwargs):
 
     Returns:
         An uncompiled `keras.Model`, with `pyramid_outputs`.
+
+    Raises:
+        ValueError: for a depth that is not `9n+2` (bottleneck) or `6n+2`
+            (basic), or not one of He et al.'s without `block_type`.
 
     Example:
     >>> model = procresnet_2018(164)       # = models.get("procresnet164_2018")
