@@ -7,14 +7,8 @@ transition at all. The width changes by channel duplication `[x, x]`, the
 resolution by non-overlapping L2 pooling, the head pools by the L2 norm,
 and the classifier's weight matrix is kept on orthonormal rows.
 
-Names: `procresnet{D}_2018` (`procresnet164_2018`), where `D` is the net's
-weighted layers (stem, residual convs, classifier: the transitions have no
-weights), which is He et al.'s depth of the same blocks; a depth that is not
-one of He et al.'s names its block type (`procresnet29_bottleneck_2018`).
-The 2020 form is `procresnet{D+2}` (two learned transitions more).
+Its names (`procresnet164_2018`) are in `models.names_2018`.
 """
-
-import re
 
 import keras
 from keras import layers
@@ -24,71 +18,15 @@ from keras_procrustes.layers import ChannelDuplication
 from keras_procrustes.layers import GlobalL2Pooling2D
 from keras_procrustes.layers import OrthonormalDense
 from keras_procrustes.layers import ParameterFreeTransition
-from keras_procrustes.models import names
 from keras_procrustes.models import resnet
 from keras_procrustes.models.features import pyramid_outputs
-from keras_procrustes.models.presets import FAMILIES
+from keras_procrustes.models.names_2018 import canonical_name
+from keras_procrustes.models.names_2018 import family_block_type
+from keras_procrustes.models.names_2018 import parse_name
 from keras_procrustes.models.weights import load_weights_file
 from keras_procrustes.models.weights import weights_file
 
 POOLINGS = (None, "avg", "max", "l2")
-_NAME = re.compile(
-    r"procresnet(?P<depth>[1-9][0-9]*)(?:_(?P<block>basic|bottleneck))?_2018"
-)
-
-
-def parse_name(name):
-    """`(depth, block_type)` of a 2018-form name, or `None` for other names.
-
-    Args:
-        name: a model name.
-
-    Returns:
-        `(depth, block_type)`, or `None` where `name` does not end in
-        `_2018`. An `UnknownModelName` (a ValueError) names a 2018 name
-        whose depth does not fit.
-    """
-    match = _NAME.fullmatch(name) if isinstance(name, str) else None
-    if match is None:
-        return None
-    depth, block_type = int(match["depth"]), match["block"]
-    try:
-        block_type = family_block_type(depth, block_type)
-        resnet.blocks_per_stage(depth, block_type)
-    except ValueError as error:
-        raise names.UnknownModelName(name, str(error).rstrip(".")) from None
-    return depth, block_type
-
-
-def canonical_name(depth, block_type):
-    """The name of the 2018 form of `depth` (`procresnet164_2018`)."""
-    suffix = "" if FAMILIES.get(depth) == block_type else f"_{block_type}"
-    return f"procresnet{depth}{suffix}_2018"
-
-
-def family_block_type(depth, block_type=None):
-    """`block_type`, or He et al.'s block for their depths (56: basic).
-
-    Args:
-        depth: He et al.'s layer count.
-        block_type: `"bottleneck"`, `"basic"`, or `None`.
-
-    Returns:
-        The block type.
-
-    Raises:
-        ValueError: for an unknown block type, or a depth that needs one.
-    """
-    if block_type is not None:
-        checks.check_block_type(block_type)
-        return block_type
-    if depth not in FAMILIES:
-        raise ValueError(
-            f"depth={depth} is not one of He et al.'s depths "
-            f"({sorted(FAMILIES)}): pass block_type='basic' (depth 6n+2) or "
-            "'bottleneck' (9n+2). Received block_type=None"
-        )
-    return FAMILIES[depth]
 
 
 def _check_widths(stackwise_num_filters, block_type, input_shape):

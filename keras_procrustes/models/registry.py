@@ -11,6 +11,7 @@ import functools
 import warnings
 
 from keras_procrustes.models import names
+from keras_procrustes.models import names_2018
 from keras_procrustes.models import procrustes_resnet_2018
 from keras_procrustes.models.presets import PRESETS
 from keras_procrustes.models.resnet import FAMILY_BUILDERS
@@ -101,9 +102,9 @@ def canonical_name(name):
         E.g. `"procresnet166"` for `"resnet164"`. A ValueError names an
         unknown name.
     """
-    parsed_2018 = procrustes_resnet_2018.parse_name(name)
+    parsed_2018 = names_2018.parse_name(name)
     if parsed_2018 is not None:
-        return procrustes_resnet_2018.canonical_name(*parsed_2018)
+        return names_2018.canonical_name(*parsed_2018)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", names.ModelNameWarning)
         model_name = resolve(name)
