@@ -14,8 +14,10 @@ from keras_procrustes import spectral
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import IdentityResidualStack
 from keras_procrustes.layers import NormPreservingTransition
+from keras_procrustes.layers import ParameterFreeTransition
 
-MEASURED_TYPES = (IdentityResidualBlock, IdentityResidualStack, NormPreservingTransition)
+MEASURED_TYPES = (IdentityResidualBlock, IdentityResidualStack, NormPreservingTransition,
+                  ParameterFreeTransition)
 
 
 def layers_of_type(model, types):

@@ -1,14 +1,23 @@
 """Reproduce the paper's norm-preservation evidence, on offline real data.
 
     python recipes/norm_preservation.py [--epochs 3] [--max-train-examples 5000]
+    python recipes/norm_preservation.py --epochs 1 --max-train-examples 256 \
+        --depth 56 --depths 56 --out /tmp/figures   # the smallest run, a check
+
+Three forms side by side: He et al.'s pre-activation ResNet, the paper's
+first form (arXiv:1805.07477 v1, 2018: L2-pooling and duplication
+transitions, an orthonormal classifier; `procresnet{D}_2018`) and its
+published form (TPAMI 2020: projected transitions; `procresnet{D+2}`).
 
 Figure 1 (the paper's main figure): the gradient norm ratio
 ||dL/dx_in|| / ||dL/dx_out|| of every residual block and transition of
-ResNet-164 and ProcResNet-166, at initialisation and after each epoch of a
-short training on Fashion-MNIST (Debian's dataset-fashion-mnist), on a log
-axis from 0.1 to 10. Figure 2: the spread of the identity blocks' ratios,
-|ln ratio|, at initialisation, for depths 56, 164 and 1001 (both forms), on
-a smaller probe batch (ResNet-1001's gradient holds every activation).
+the three forms at depth --depth (164: ResNet-164, ProcResNet-164 (2018),
+ProcResNet-166), at initialisation and after each epoch of a short training
+on Fashion-MNIST (Debian's dataset-fashion-mnist) with one optimizer for all
+three, on a log axis from 0.1 to 10. Figure 2: the spread of the identity
+blocks' ratios, |ln ratio|, at initialisation, for --depths (56, 164 and
+1001; the three forms), on a smaller probe batch (ResNet-1001's gradient
+holds every activation).
 
 Writes figure PNGs and ratios.json to --out (default docs/figures), and the
 same figures, per-block scalars and histograms to TensorBoard under
@@ -27,9 +36,17 @@ matplotlib = require("matplotlib", "figures")
 matplotlib.use("Agg")
 plt = require("matplotlib.pyplot", "figures")
 
-PAIRS = (("resnet164_baseline", "procresnet166"),)
-DEPTHS = (("resnet56_baseline", "procresnet58"), ("resnet164_baseline", "procresnet166"),
-          ("resnet1001_baseline", "procresnet1003"))
+# The three forms, by their plot label and marker, in the order of the panels.
+FORMS = (("He et al.'s ResNet", "o"), ("2018 form", "^"), ("2020 form", "s"))
+
+
+def forms_at(depth):
+    """The names of the three forms at He et al.'s depth `depth` (56, 164, ...)."""
+    from keras_procrustes import models
+
+    return (models.canonical_name(f"resnet{depth}_baseline"),
+            models.canonical_name(f"procresnet{depth}_2018"),
+            models.canonical_name(f"procresnet{depth + 2}"))
 
 
 def train_and_measure(name, args, x_probe, y_probe, train_ds, info):
@@ -81,7 +98,7 @@ def plot_per_block(results, path):
     plt.close(fig)
 
 
-def measure_depths(x_probe, y_probe, info, seed):
+def measure_depths(depths, x_probe, y_probe, info, seed):
     """Ratios at initialisation for every depth and form."""
     import keras
 
@@ -89,8 +106,8 @@ def measure_depths(x_probe, y_probe, info, seed):
     from keras_procrustes import models
 
     spreads = {}
-    for pair in DEPTHS:
-        for name in pair:
+    for depth in depths:
+        for name in forms_at(depth):
             keras.utils.set_random_seed(seed)
             model = models.get(name, input_shape=info.input_shape, classes=info.classes,
                                include_preprocessing=True, preprocessing_mean=info.mean,
@@ -105,17 +122,16 @@ def measure_depths(x_probe, y_probe, info, seed):
     return spreads
 
 
-def plot_depths(spreads, path):
+def plot_depths(depths, spreads, path):
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for form, marker in (("baseline", "o"), ("procrustes", "s")):
-        names = [pair[form == "procrustes"] for pair in DEPTHS]
-        depths = [int("".join(c for c in n if c.isdigit())) for n in names]
+    for index, (form, marker) in enumerate(FORMS):
+        names = [forms_at(depth)[index] for depth in depths]
         for stat, style in (("median", "-"), ("max", "--")):
             ax.plot(depths, [spreads[n][stat] for n in names], style, marker=marker,
                     label=f"{form}, {stat} over identity blocks")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("depth")
+    ax.set_xlabel("He et al.'s depth D (the 2020 form has D + 2 layers)")
     ax.set_ylabel("|ln(||dL/dx_in|| / ||dL/dx_out||)|")
     ax.set_title("Identity blocks get closer to norm-preserving with depth\n(at initialisation)")
     ax.legend(fontsize=8)
@@ -147,6 +163,10 @@ def main():
     parser.add_argument("--out", default="docs/figures")
     parser.add_argument("--tensorboard-dir", default="runs/norm_preservation")
     parser.add_argument("--skip-depths", action="store_true", help="only figure 1")
+    parser.add_argument("--depth", type=int, default=164,
+                        help="He et al.'s depth of figure 1's three models (56, 164, ...)")
+    parser.add_argument("--depths", type=int, nargs="+", default=[56, 164, 1001],
+                        help="He et al.'s depths of figure 2")
     args = parser.parse_args()
 
     from keras_procrustes import data
@@ -158,9 +178,8 @@ def main():
     x_probe, y_probe = next(iter(test_ds.unbatch().batch(args.probe_batch)))
     x_probe, y_probe = np.asarray(x_probe), np.asarray(y_probe)
     results = {}
-    for pair in PAIRS:
-        for name in pair:
-            results[name] = train_and_measure(name, args, x_probe, y_probe, train_ds, info)
+    for name in forms_at(args.depth):
+        results[name] = train_and_measure(name, args, x_probe, y_probe, train_ds, info)
     figure1 = os.path.join(args.out, "gradient_norm_ratio_per_block.png")
     plot_per_block(results, figure1)
     figures = [figure1]
@@ -170,9 +189,10 @@ def main():
         json.dump(record, handle, indent=1)
     if not args.skip_depths:
         depth_batch = args.depth_probe_batch
-        spreads = measure_depths(x_probe[:depth_batch], y_probe[:depth_batch], info, args.seed)
+        spreads = measure_depths(args.depths, x_probe[:depth_batch], y_probe[:depth_batch],
+                                 info, args.seed)
         figure2 = os.path.join(args.out, "ratio_spread_by_depth.png")
-        plot_depths(spreads, figure2)
+        plot_depths(args.depths, spreads, figure2)
         figures.append(figure2)
         record["depths"] = spreads
     with open(ratios_path, "w") as handle:

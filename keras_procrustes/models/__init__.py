@@ -20,6 +20,8 @@ from keras_procrustes.models.names import ModelNameWarning
 from keras_procrustes.models.names import UnknownModelName
 from keras_procrustes.models.presets import PRESETS
 from keras_procrustes.models.presets import markdown_table
+from keras_procrustes.models.procrustes_resnet_2018 import ProcrustesResNet2018
+from keras_procrustes.models.procrustes_resnet_2018 import procresnet_2018
 from keras_procrustes.models.registry import canonical_name
 from keras_procrustes.models.registry import get
 from keras_procrustes.models.registry import get_builder
@@ -42,6 +44,7 @@ __all__ = [
     "PRESETS",
     "ModelNameWarning",
     "ProcrustesResNet",
+    "ProcrustesResNet2018",
     "SCAN_MIN_BLOCKS",
     "UnknownModelName",
     "blocks_per_stage",
@@ -51,6 +54,7 @@ __all__ = [
     "get_builder",
     "list_models",
     "markdown_table",
+    "procresnet_2018",
     "pyramid_outputs",
     "resnet",
     "resnet20",

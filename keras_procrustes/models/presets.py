@@ -25,6 +25,10 @@ PROCRUSTES_PAPER = (
     "Zaeemzadeh et al., Norm-Preservation: Why Residual Networks Can Become "
     "Extremely Deep?, TPAMI 2020"
 )
+PROCRUSTES_PAPER_2018 = (
+    "Zaeemzadeh et al., Norm-Preservation: Why Residual Networks Can Become "
+    "Extremely Deep?, arXiv:1805.07477 v1, 2018"
+)
 CHAINER = "Zaeemzadeh et al. 2020 (Chainer code)"
 PYTORCH = "Zaeemzadeh et al. 2020 (PyTorch code)"
 
@@ -40,6 +44,27 @@ def _preset(depth, block_type, procrustes, parameters, reference, published=(),
         "parameters_from": parameters_from,
         "reference": reference,
         "published": tuple(published),
+        "weights": None,
+    }
+
+
+def _preset_2018(depth, parameters):
+    """The paper's first form: parameter-free transitions, orthonormal classifier.
+
+    The counts were measured by building the model; they equal the counts
+    of the layer list of the authors' Torch code (zaeemzadeh/ProcResNet,
+    2018) at 164 (10 and 100 classes) and 1001 (10 classes).
+    """
+    return {
+        "builder": "procresnet_2018",
+        "arguments": {"depth": depth},
+        "depth": depth,
+        "block_type": "bottleneck",
+        "form": "2018",
+        "parameters": {10: parameters[0], 100: parameters[1]},
+        "parameters_from": "build",
+        "reference": PROCRUSTES_PAPER_2018,
+        "published": (),
         "weights": None,
     }
 
@@ -82,6 +107,9 @@ PRESETS = {
     "procresnet1003": _preset(
         1001, "bottleneck", True, (10_339_466, 10_362_596), PROCRUSTES_PAPER,
         published=[("cifar10", 3.84, PYTORCH)], parameters_from="authors_code"),
+    # The paper's first (2018) form: L2 pooling and channel duplication.
+    "procresnet164_2018": _preset_2018(164, (1_672_762, 1_695_892)),
+    "procresnet1001_2018": _preset_2018(1001, (10_297_210, 10_320_340)),
 }
 
 # He et al.'s depth -> block type, for every family with presets.
@@ -93,6 +121,8 @@ DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 def _architecture(preset):
     depth = preset["depth"]
+    if preset.get("form") == "2018":
+        return f"ProcrustesResNet-{depth} (2018 form)"
     if preset["arguments"]["procrustes"]:
         return f"ProcrustesResNet-{depth + 2}"
     return f"ResNet-{depth}"
@@ -107,7 +137,8 @@ def _published(preset, dataset):
 
 
 def _row(name, preset):
-    call = "" if preset["arguments"]["procrustes"] else "procrustes=False"
+    call = ", ".join(f"{key}={value!r}" for key, value in preset["arguments"].items()
+                     if (key, value) != ("procrustes", True))
     count_10, count_100 = (f"{preset['parameters'][c]:,}" for c in (10, 100))
     if preset["parameters_from"] == "authors_code":
         count_10, count_100 = f"{count_10}\\*", f"{count_100}\\*"

@@ -24,13 +24,33 @@ from keras_procrustes.models.weights import weights_file
 SCAN_MIN_BLOCKS = 12
 
 
-def _input(input_tensor, input_shape):
+def model_input(input_tensor, input_shape):
     """The model's input tensor, keras.applications style."""
     if input_tensor is None:
         return layers.Input(shape=input_shape)
     if not keras.backend.is_keras_tensor(input_tensor):
         return layers.Input(tensor=input_tensor, shape=input_shape)
     return input_tensor
+
+
+def normalize_pixels(x, statistics, policy):
+    """`(x - mean) / std` per channel, or `x` itself when `statistics` is None.
+
+    Args:
+        x: the raw pixels.
+        statistics: `(means, stds)` from `arguments.preprocessing_statistics`,
+            or None.
+        policy: the layers' dtype policy.
+
+    Returns:
+        The normalised tensor.
+    """
+    if statistics is None:
+        return x
+    means, stds = statistics
+    return layers.Normalization(
+        mean=means, variance=[s**2 for s in stds], dtype=policy, name="normalization"
+    )(x)
 
 
 def _stem(x, filters, procrustes, projection_kwargs, dtype):
@@ -58,7 +78,7 @@ def _transition(x, filters, index, projection_kwargs, dtype):
     )(x)
 
 
-def _stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan, dtype):
+def identity_stage(x, stage, num_blocks, filters, block_type, procrustes, remat, scan, dtype):
     """The residual blocks of one stage, named `stage{s}_block{b}`.
 
     The first block of a baseline stage has a conv shortcut. The identity
@@ -210,13 +230,8 @@ def ProcrustesResNet(
     )
     policy = arguments.dtype_policy(dtype)
     weights_path = weights_file(weights)
-    img_input = _input(input_tensor, input_shape)
-    x = img_input
-    if statistics is not None:
-        means, stds = statistics
-        x = layers.Normalization(
-            mean=means, variance=[s**2 for s in stds], dtype=policy, name="normalization"
-        )(x)
+    img_input = model_input(input_tensor, input_shape)
+    x = normalize_pixels(img_input, statistics, policy)
     projection_kwargs = {
         "probability": projection_probability,
         "engine": projection_engine,
@@ -233,7 +248,7 @@ def ProcrustesResNet(
             transition_kwargs = projection_kwargs if project_transitions else None
             width = block_output_channels(filters, block_type)
             x = _transition(x, width, stage - 1, transition_kwargs, policy)
-        x = _stage(
+        x = identity_stage(
             x, stage, num_blocks, filters, block_type, procrustes, remat, scan, policy
         )
     x = layers.BatchNormalization(

@@ -11,6 +11,8 @@ import functools
 import warnings
 
 from keras_procrustes.models import names
+from keras_procrustes.models import names_2018
+from keras_procrustes.models import procrustes_resnet_2018
 from keras_procrustes.models.presets import PRESETS
 from keras_procrustes.models.resnet import FAMILY_BUILDERS
 from keras_procrustes.models.resnet import resnet
@@ -113,6 +115,9 @@ def canonical_name(name):
     Raises:
         UnknownModelName: (a ValueError) naming an unknown name.
     """
+    parsed_2018 = names_2018.parse_name(name)
+    if parsed_2018 is not None:
+        return names_2018.canonical_name(*parsed_2018)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", names.ModelNameWarning)
         model_name = resolve(name)
@@ -153,6 +158,9 @@ def _build_any_depth(name, model_name, **kwargs):
 
 def _builder(name):
     """`get_builder`'s body; its warning points at the caller of `get`."""
+    builder_2018 = procrustes_resnet_2018.builder_of(name)
+    if builder_2018 is not None:
+        return builder_2018
     model_name = resolve(name, stacklevel=4)
     if name in PRESETS:
         return functools.partial(_build_preset, name, model_name)
@@ -167,7 +175,8 @@ def get_builder(name):
     Args:
         name: a preset (`list_models()`), a family's builder name
             (`"resnet164"`), or a depth with its block type
-            (`"procresnet13_bottleneck"`, `"resnet11_bottleneck_baseline"`).
+            (`"procresnet13_bottleneck"`, `"resnet11_bottleneck_baseline"`),
+            or the paper's 2018 form (`"procresnet164_2018"`).
 
     Returns:
         A function of `ProcrustesResNet`'s keyword arguments that returns
