@@ -105,8 +105,7 @@ def test_the_renamed_names_are_those_whose_meaning_changed():
     changed = {}
     for name in set(PRESETS) | set(builders):
         old = _meaning_in_0_1_0(name)
-        now = models.canonical_name(name)
-        if old is not None and old != now:
+        if old is not None and old != models.canonical_name(name):
             changed[name] = old
     assert names.RENAMED_MODELS == changed
     for old, new in names.RENAMED_MODELS.items():
