@@ -11,7 +11,8 @@ import math
 import os
 import re
 
-DATASETS = ("cifar10", "cifar100", "fashion_mnist")
+from keras_procrustes.data.datasets import DATASET_NAMES as DATASETS
+
 EXISTING = ("resume", "new", "refuse")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 JIT_COMPILE = ("auto", "true", "false")

@@ -238,24 +238,11 @@ def make_config(model_or_name, dataset, options):
 
 def load_data(dataset, config):
     """The run's uint8 splits and `DataInfo`, from a name or from arrays."""
-    if isinstance(dataset, str):
-        return data.load_splits(
-            dataset, data_dir=config.data_dir, download=config.download,
-            image_size=config.image_size, channels=config.channels,
-            max_train_examples=config.max_train_examples,
-            max_test_examples=config.max_test_examples)
-    (x_train, y_train), (x_test, y_test) = dataset
-    x_train, y_train = x_train[: config.max_train_examples], y_train[: config.max_train_examples]
-    x_test, y_test = x_test[: config.max_test_examples], y_test[: config.max_test_examples]
-    mean, std = data.channel_stats(x_train)
-    if config.channels == 3 and x_train.shape[-1] == 1:
-        mean, std = np.repeat(mean, 3), np.repeat(std, 3)
-    info = data.DataInfo(
-        name="arrays", classes=int(max(y_train.max(), y_test.max())) + 1,
-        input_shape=data.pipeline.output_shape(x_train.shape[1:], config.image_size, config.channels),
-        train_examples=len(x_train), test_examples=len(x_test), source="arrays",
-        mean=mean.tolist(), std=std.tolist())
-    return (x_train, y_train), (x_test, y_test), info
+    return data.load_splits(
+        dataset, data_dir=config.data_dir, download=config.download,
+        image_size=config.image_size, channels=config.channels,
+        max_train_examples=config.max_train_examples,
+        max_test_examples=config.max_test_examples)
 
 
 def build_model(model_or_name, config, info):
