@@ -59,7 +59,7 @@ def _user_errors():
     """
     from keras_procrustes.data import DataSourceError
     from keras_procrustes.training.checkpoints import RunStateError
-    from keras_procrustes.training.config import OptionError
+    from keras_procrustes.training.errors import OptionError
 
     return OptionError, (DataSourceError, RunStateError, FloatingPointError)
 

@@ -7,7 +7,7 @@ Example:
 >>> metrics = fit("procresnet58", "fashion_mnist", epochs=3, log_dir="runs/p58")
 """
 
-from keras_procrustes.training.config import OptionError
+from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.config import TrainingConfig
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.fit import fit

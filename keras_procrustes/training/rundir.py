@@ -14,7 +14,7 @@ import time
 from keras_procrustes.models import names
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training.checkpoints import RunStateError
-from keras_procrustes.training.config import OptionError
+from keras_procrustes.training.errors import OptionError
 
 MANIFEST = "keras_procrustes_run.json"
 HISTORY = "history.csv"

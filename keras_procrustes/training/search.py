@@ -17,7 +17,7 @@ from keras_procrustes.training import distribute
 from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
-from keras_procrustes.training.config import OptionError
+from keras_procrustes.training.errors import OptionError
 
 MARKER = "keras_procrustes_tuning.json"
 _TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
