@@ -33,6 +33,18 @@ def write_json(path, value):
 
 
 def read_json(path, what):
+    """The JSON value in `path`.
+
+    Args:
+        path: a JSON file of the run folder.
+        what: what the file is, for the message.
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        RunStateError: when the file can't be read or decoded.
+    """
     try:
         with open(path) as handle:
             return json.load(handle)
@@ -48,7 +60,9 @@ def read_backup(folder):
 
     Returns:
         `(epochs_done, weights_path)`; `(0, None)` when there is no backup.
-        A `RunStateError` says what is wrong with an unusable one.
+
+    Raises:
+        RunStateError: saying what is wrong with an unusable backup.
     """
     metadata_path = os.path.join(folder, BACKUP_METADATA)
     if not os.path.exists(metadata_path):
@@ -91,6 +105,9 @@ def restore(model, weights_path):
     Args:
         model: the compiled model of the run.
         weights_path: from `read_backup`.
+
+    Raises:
+        RunStateError: when the backup does not fit the model.
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -142,7 +159,17 @@ class RunBackup(keras.callbacks.Callback):
 
 
 def read_best(run_dir):
-    """What `best.json` says of `best.keras`, or `None` when there is none."""
+    """What `best.json` says of `best.keras`, or `None` when there is none.
+
+    Args:
+        run_dir: the run folder.
+
+    Returns:
+        The record (a dict) or `None`.
+
+    Raises:
+        RunStateError: for a record that is not valid or a missing `best.keras`.
+    """
     path = os.path.join(run_dir, BEST_METADATA)
     if not os.path.exists(path):
         return None
