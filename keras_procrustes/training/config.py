@@ -15,6 +15,7 @@ from keras_procrustes.checks import is_finite_number
 from keras_procrustes.checks import is_int
 from keras_procrustes.checks import is_positive_int
 from keras_procrustes.data.datasets import DATASET_NAMES
+from keras_procrustes.data.splits import ARRAYS
 from keras_procrustes.polar import ENGINES as PROJECTION_ENGINES
 from keras_procrustes.training.errors import EnvironmentOptionError  # noqa: F401
 from keras_procrustes.training.errors import FlagError  # noqa: F401
@@ -103,7 +104,7 @@ def check_fields(config):
         if not hasattr(config, name):
             continue
         value = getattr(config, name)
-        if name == "dataset" and value == "arrays":
+        if name == "dataset" and value == ARRAYS:
             continue
         if not is_valid(value):
             raise OptionError(name, value, requirement)
