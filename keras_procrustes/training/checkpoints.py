@@ -11,6 +11,7 @@ import re
 
 import keras
 
+from keras_procrustes.checks import is_positive_int
 from keras_procrustes.training import distribute
 
 BACKUP_DIR = "backup"
@@ -76,7 +77,7 @@ def read_backup(folder):
     metadata = read_json(metadata_path, "the backup metadata")
     epoch = metadata.get("epoch") if isinstance(metadata, dict) else None
     weights = metadata.get("weights") if isinstance(metadata, dict) else None
-    if not isinstance(epoch, int) or epoch < 1 or not _BACKUP_WEIGHTS.fullmatch(str(weights)):
+    if not is_positive_int(epoch) or not _BACKUP_WEIGHTS.fullmatch(str(weights)):
         raise RunStateError(f"the backup metadata {metadata_path} is not valid: {metadata!r}")
     weights_path = os.path.join(folder, weights)
     _check_h5(weights_path)
