@@ -1,8 +1,17 @@
-"""Kept for `from keras_procrustes import callbacks`: see `training.callbacks`."""
+"""Deprecated: import from `keras_procrustes.training.callbacks`.
 
-from keras_procrustes.training.callbacks import NaNGuard
-from keras_procrustes.training.callbacks import NormPreservationMonitor
-from keras_procrustes.training.callbacks import TrainingMonitor
-from keras_procrustes.training.callbacks import projected_layers
+Kept for one release; importing it warns `FutureWarning`.
+"""
+
+import warnings
+
+warnings.warn(
+    "Importing from keras_procrustes.callbacks is deprecated, import from "
+    "keras_procrustes.training.callbacks", FutureWarning, stacklevel=2)
+
+from keras_procrustes.training.callbacks import NaNGuard  # noqa: E402
+from keras_procrustes.training.callbacks import NormPreservationMonitor  # noqa: E402
+from keras_procrustes.training.callbacks import TrainingMonitor  # noqa: E402
+from keras_procrustes.training.callbacks import projected_layers  # noqa: E402
 
 __all__ = ["NaNGuard", "NormPreservationMonitor", "TrainingMonitor", "projected_layers"]

@@ -38,6 +38,11 @@ def require(module_name, extra):
     Returns:
         The module.
 
+    Raises:
+        MissingExtraError: when the module (or a parent package) is not
+            installed, naming the extra.
+        ValueError: for an unknown extra.
+
     Example:
     >>> tf = require("tensorflow", "train")
     """

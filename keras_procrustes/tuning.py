@@ -1,7 +1,18 @@
-"""Kept for `from keras_procrustes import tuning`: see `training.tuning`."""
+"""Deprecated: import from `keras_procrustes.training.tuning`.
 
-from keras_procrustes.training.tuning import TUNERS
-from keras_procrustes.training.tuning import ProcResNetHyperModel
-from keras_procrustes.training.tuning import make_tuner
+Kept for one release; importing it warns `FutureWarning`.
+"""
 
-__all__ = ["TUNERS", "ProcResNetHyperModel", "make_tuner"]
+import warnings
+
+warnings.warn(
+    "Importing from keras_procrustes.tuning is deprecated, import from "
+    "keras_procrustes.training.tuning", FutureWarning, stacklevel=2)
+
+from keras_procrustes.training.tuning import TUNERS  # noqa: E402
+from keras_procrustes.training.tuning import ProcrustesResNetHyperModel  # noqa: E402
+from keras_procrustes.training.tuning import make_tuner  # noqa: E402
+
+ProcResNetHyperModel = ProcrustesResNetHyperModel  # the old name, also deprecated
+
+__all__ = ["TUNERS", "ProcResNetHyperModel", "ProcrustesResNetHyperModel", "make_tuner"]

@@ -41,7 +41,7 @@ def main(argv=None):
                    KERAS_DISTRIBUTION_NUM_PROCESSES=str(args.processes),
                    KERAS_DISTRIBUTION_PROCESS_ID=str(index))
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "keras_procrustes.train", *train_args], env=env))
+            [sys.executable, "-m", "keras_procrustes.cli.train", *train_args], env=env))
     return _wait(processes)
 
 

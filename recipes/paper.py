@@ -1,4 +1,4 @@
-"""The paper's training runs (SPEC section 6), by name.
+"""The paper's training runs (Zaeemzadeh, Rahnavard & Shah, TPAMI 2020, arXiv:1805.07477), by name.
 
     python recipes/paper.py --list
     python recipes/paper.py procresnet166_cifar10 [--data-dir DIR] [train options]

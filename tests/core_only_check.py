@@ -49,7 +49,8 @@ values = np.linalg.svd(projected[0, 0], compute_uv=False)  # numpy's, not ours
 found["projected_singular_values"] = [len(values), float(values.min()), float(values.max())]
 
 found["imports"] = {}
-for name in ("keras_procrustes.training", "keras_procrustes.data", "keras_procrustes.tuning"):
+for name in ("keras_procrustes.training", "keras_procrustes.data",
+             "keras_procrustes.training.tuning"):
     try:
         importlib.import_module(name)
         found["imports"][name] = None

@@ -126,7 +126,8 @@ def test_core_wheel_runs_on_jax_without_tensorflow(tmp_path):
     assert largest == pytest.approx(2**0.5, abs=1e-4)
     message = ("tensorflow is not installed; this part of keras_procrustes needs the "
                "[train] extra: pip install 'keras-procrustes[train]'")
-    for module in ("keras_procrustes.training", "keras_procrustes.data", "keras_procrustes.tuning"):
+    for module in ("keras_procrustes.training", "keras_procrustes.data",
+                   "keras_procrustes.training.tuning"):
         assert found["imports"][module] == ["MissingExtraError", message]
 
     command = subprocess.run([str(venv / "bin" / "keras-procrustes-train"), "--epochs", "1"],

@@ -11,7 +11,7 @@ from keras_procrustes import data
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training import rundir
 from keras_procrustes.training import search
-from keras_procrustes.training.config import OptionError
+from keras_procrustes.training.errors import OptionError
 
 
 def _model():

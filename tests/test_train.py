@@ -33,7 +33,7 @@ SHORT_RUN = [
 
 
 def _command(log_dir, *extra):
-    return [sys.executable, "-m", "keras_procrustes.train", *SHORT_RUN,
+    return [sys.executable, "-m", "keras_procrustes.cli.train", *SHORT_RUN,
             "--log-dir", str(log_dir), *extra]
 
 

@@ -1,4 +1,4 @@
-"""keras-tuner searches over ProcResNetHyperModel, for real."""
+"""keras-tuner searches over ProcrustesResNetHyperModel, for real."""
 
 import json
 import os
@@ -14,9 +14,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from keras_procrustes import callbacks
-from keras_procrustes import tuning
 from keras_procrustes.data import sources
+from keras_procrustes.training import callbacks
+from keras_procrustes.training import tuning
 
 
 def _arrays(count):
@@ -26,7 +26,7 @@ def _arrays(count):
 
 
 def test_hypermodel_builds_the_space():
-    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11, 20))
+    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 20))
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     assert set(hp.values) == {"lr", "weight_decay", "depth", "projection_probability",
@@ -43,9 +43,9 @@ def test_hypermodel_builds_the_space():
 
 def test_bad_depth_is_refused():
     with pytest.raises(ValueError, match="depth=12"):
-        tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11, 12))
+        tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 12))
     with pytest.raises(ValueError, match="kind='grid'"):
-        tuning.make_tuner(tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,)), kind="grid")
+        tuning.make_tuner(tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,)), kind="grid")
 
 
 # The oracles are keras-tuner's, the same on every backend: the other two
@@ -64,7 +64,7 @@ command_on_tensorflow_and_torch = pytest.mark.skipif(
                                   pytest.param("hyperband", marks=oracle_on_tensorflow)])
 def test_search_completes_and_best_model_predicts(tmp_path, kind):
     x, y = _arrays(64)
-    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
+    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
     tuner = tuning.make_tuner(hypermodel, kind=kind, max_trials=2, max_epochs=2,
                               directory=str(tmp_path), project_name=kind)
     monitor = callbacks.NormPreservationMonitor(x[:8], y[:8], at_start=False)
@@ -87,7 +87,7 @@ def test_search_completes_and_best_model_predicts(tmp_path, kind):
 def test_each_trial_logs_to_its_own_tensorboard_folder_with_its_hyperparameters(tmp_path):
     """keras-tuner does this on TensorFlow only; make_tuner's tuner on every backend."""
     x, y = _arrays(32)
-    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16,))
+    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16,))
     tuner = tuning.make_tuner(hypermodel, kind="random", max_trials=2,
                               directory=str(tmp_path), project_name="p")
     logs = tmp_path / "logs"
@@ -112,7 +112,7 @@ def test_fit_rebatches_a_dataset(tmp_path):
 
     x, y = _arrays(32)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
-    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(8,))
+    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(8,))
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     sizes = []
@@ -127,7 +127,7 @@ def test_fit_rebatches_a_dataset(tmp_path):
 
 def test_batch_size_and_lr_scale_with_replicas():
     x, y = _arrays(30)
-    hypermodel = tuning.ProcResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(4,),
+    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(4,),
                                              replicas=3)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
@@ -143,7 +143,7 @@ def test_batch_size_and_lr_scale_with_replicas():
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 @command_on_tensorflow_and_torch
 def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
-    command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
+    command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "3", "--epochs", "2",
                "--max-train-examples", "512", "--max-test-examples", "128",
                "--directory", str(tmp_path), "--verbose", "2"]
@@ -180,7 +180,7 @@ def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy")
 def test_cli_search_on_three_replicas_with_an_odd_batch_size(tmp_path):
-    command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
+    command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "5", "--max-trials", "1", "--epochs", "1",
                "--max-train-examples", "40", "--max-test-examples", "31", "--cpu-replicas", "3",
                "--directory", str(tmp_path), "--verbose", "2"]
@@ -208,7 +208,7 @@ def _free_port():
 @oracle_on_tensorflow
 def test_chief_and_two_workers_finish_every_trial_once_after_a_worker_is_killed(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    command = [sys.executable, "-m", "keras_procrustes.tune", "--dataset", "fashion_mnist",
+    command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "4", "--epochs", "2",
                "--max-train-examples", "256", "--max-test-examples", "64",
                "--directory", str(tmp_path / "search"), "--verbose", "2",

@@ -22,17 +22,24 @@ def fail(parser, message):
     parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
-def run_command(parser, run, argv=None):
+def run_command(make_parser, run, argv=None, prog=None):
     """Parses `argv` and runs it; user errors end in one line and exit 2.
 
     Args:
-        parser: the command's `Parser`.
+        make_parser: a function returning the command's `Parser`; its flags
+            come from the training side's config classes, so a missing
+            extra can show while it is made.
         run: a function of the parsed options.
         argv: arguments, default `sys.argv[1:]`.
+        prog: the command's name, for an error before the parser exists.
 
     Returns:
         The exit code, 0.
     """
+    try:
+        parser = make_parser()
+    except MissingExtraError as error:
+        fail(Parser(prog=prog), str(error))
     args = parser.parse_args(argv)
     try:
         option_error, user_errors = _user_errors()
@@ -59,35 +66,6 @@ def _user_errors():
     """
     from keras_procrustes.data import DataSourceError
     from keras_procrustes.training.checkpoints import RunStateError
-    from keras_procrustes.training.config import OptionError
+    from keras_procrustes.training.errors import OptionError
 
     return OptionError, (DataSourceError, RunStateError, FloatingPointError)
-
-
-def add_data_arguments(parser):
-    """Options shared by `train` and `tune`: data, devices, seed, verbosity."""
-    add = parser.add_argument
-    add("--dataset", default="cifar10", help="cifar10, cifar100 or fashion_mnist")
-    add("--data-dir", default=None, help="folder or archive with a local copy")
-    add("--no-download", action="store_true", help="never download with tfds")
-    add("--max-train-examples", type=int, default=None, help="for short runs")
-    add("--max-test-examples", type=int, default=None, help="for short runs")
-    add("--image-size", type=int, default=None, help="pad/resize, e.g. 32")
-    add("--channels", type=int, default=None, help="3 turns grey images into RGB")
-    add("--cpu-replicas", type=int, default=0,
-        help="train on N logical CPU devices, to try multi-replica training without "
-        "GPUs: MirroredStrategy on TensorFlow; DataParallel on JAX (the train command "
-        "only, with --projection-engine newton_schulz); refused on torch (one device)")
-    add("--seed", type=int, default=0)
-    add("--verbose", type=int, default=1, help="0, 1 (progress bar) or 2 (a line per epoch)")
-
-
-def data_options(args):
-    """The `TrainingConfig` fields of `add_data_arguments`' options."""
-    return {
-        "dataset": args.dataset, "data_dir": args.data_dir, "download": not args.no_download,
-        "max_train_examples": args.max_train_examples,
-        "max_test_examples": args.max_test_examples, "image_size": args.image_size,
-        "channels": args.channels, "cpu_replicas": args.cpu_replicas, "seed": args.seed,
-        "verbose": args.verbose,
-    }

@@ -1,17 +1,22 @@
-"""Data: CIFAR-10/100 and Fashion-MNIST as tf.data pipelines, offline first."""
+"""Data: CIFAR-10/100 and Fashion-MNIST as tf.data pipelines, offline first.
 
-from keras_procrustes.data.pipeline import DataInfo
-from keras_procrustes.data.pipeline import channel_stats
+`datasets` names the data sets; `sources.load_arrays` searches the formats
+(`cifar`, `idx`, `keras_cache`, `tfds_source`); `splits` cuts and describes
+a run's data; `pipeline` makes the tf.data streams.
+"""
+
+from keras_procrustes.data.datasets import DATASETS
+from keras_procrustes.data.datasets import DataSourceError
+from keras_procrustes.data.datasets import get_spec
 from keras_procrustes.data.pipeline import eval_dataset
-from keras_procrustes.data.pipeline import load
-from keras_procrustes.data.pipeline import load_splits
 from keras_procrustes.data.pipeline import prepare_images
 from keras_procrustes.data.pipeline import steps_per_epoch
 from keras_procrustes.data.pipeline import train_dataset
-from keras_procrustes.data.sources import DATASETS
-from keras_procrustes.data.sources import DataSourceError
-from keras_procrustes.data.sources import get_spec
 from keras_procrustes.data.sources import load_arrays
+from keras_procrustes.data.splits import DataInfo
+from keras_procrustes.data.splits import channel_stats
+from keras_procrustes.data.splits import load
+from keras_procrustes.data.splits import load_splits
 
 __all__ = [
     "DATASETS",

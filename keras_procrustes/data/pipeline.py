@@ -10,55 +10,13 @@ This is the training side of the package, so it uses TensorFlow directly;
 the datasets feed `model.fit` on the TensorFlow, JAX and torch backends.
 """
 
-import dataclasses
-
 import numpy as np
 
-from keras_procrustes.data import sources
 from keras_procrustes.optional import require
 
 tf = require("tensorflow", "train")
 
 PAD_PIXELS = 4
-
-
-@dataclasses.dataclass
-class DataInfo:
-    """What a model needs to know of its data.
-
-    Attributes:
-        name: the data set's name.
-        classes: number of classes.
-        input_shape: `(height, width, channels)` the pipeline yields.
-        train_examples: examples in the training split.
-        test_examples: examples in the test split.
-        source: where the arrays were read from.
-        mean: per-channel mean of the training images, in [0, 255], for
-            the channels the pipeline yields.
-        std: per-channel standard deviation, likewise.
-    """
-
-    name: str
-    classes: int
-    input_shape: tuple
-    train_examples: int
-    test_examples: int
-    source: str
-    mean: list
-    std: list
-
-
-def channel_stats(images):
-    """Per-channel mean and standard deviation of uint8 images.
-
-    Args:
-        images: `(N, H, W, C)` array.
-
-    Returns:
-        `(mean, std)`, two float32 arrays of shape `(C,)`, in [0, 255].
-    """
-    pixels = np.asarray(images, dtype=np.float64).reshape(-1, images.shape[-1])
-    return pixels.mean(axis=0).astype("float32"), pixels.std(axis=0).astype("float32")
 
 
 def output_shape(image_shape, image_size=None, channels=None):
@@ -158,6 +116,9 @@ def train_dataset(
 
     Returns:
         A `tf.data.Dataset` of `(float32 images, int32 labels)` batches.
+
+    Raises:
+        ValueError: for a bad `shard`, or `count > 1` without `drop_remainder`.
     """
     index, shards = _check_shard(shard, batch_size)
     if shards > 1 and not drop_remainder:
@@ -231,6 +192,10 @@ def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad
 
     Returns:
         A `tf.data.Dataset` of batches.
+
+    Raises:
+        ValueError: for a bad `shard`, or a `pad_to_multiple` that is not a
+            multiple of its count.
     """
     index, shards = _check_shard(shard, batch_size)
     if pad_to_multiple % shards:
@@ -253,85 +218,3 @@ def eval_dataset(images, labels, batch_size, image_size=None, channels=None, pad
     dataset = tf.data.Dataset.from_tensor_slices(elements)
     dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size // shards).prefetch(tf.data.AUTOTUNE)
-
-
-def _first(images, labels, count, option):
-    """The first `count` examples (all for `None`)."""
-    if count is None:
-        return images, labels
-    if count < 1:
-        raise ValueError(f"`{option}` must be positive. Received {option}={count}")
-    return images[:count], labels[:count]
-
-
-def load_splits(
-    name,
-    data_dir=None,
-    download=True,
-    image_size=None,
-    channels=None,
-    max_train_examples=None,
-    max_test_examples=None,
-):
-    """A data set's uint8 arrays, cut to size, with its `DataInfo`.
-
-    Args:
-        name: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`.
-        data_dir: a local folder or archive; see `sources.load_arrays`.
-        download: allow tensorflow-datasets to download.
-        image_size: the size the pipelines will pad or resize to.
-        channels: `3` if the pipelines turn grey images into RGB.
-        max_train_examples: keep only the first this many training examples.
-        max_test_examples: likewise for the test split.
-
-    Returns:
-        `((x_train, y_train), (x_test, y_test), DataInfo)`; `DataInfo.mean`
-        and `std` are those of the training split as the pipeline yields it.
-    """
-    (x_train, y_train), (x_test, y_test), source = sources.load_arrays(
-        name, data_dir=data_dir, download=download
-    )
-    x_train, y_train = _first(x_train, y_train, max_train_examples, "max_train_examples")
-    x_test, y_test = _first(x_test, y_test, max_test_examples, "max_test_examples")
-    mean, std = channel_stats(x_train)
-    if channels == 3 and x_train.shape[-1] == 1:
-        mean, std = np.repeat(mean, 3), np.repeat(std, 3)
-    spec = sources.get_spec(name)
-    info = DataInfo(
-        name=name,
-        classes=spec.classes,
-        input_shape=output_shape(spec.image_shape, image_size, channels),
-        train_examples=len(x_train),
-        test_examples=len(x_test),
-        source=source,
-        mean=mean.tolist(),
-        std=std.tolist(),
-    )
-    return (x_train, y_train), (x_test, y_test), info
-
-
-def load(name, batch_size=128, epochs=1, augment=True, seed=0, **options):
-    """Training and test pipelines of a data set, with its `DataInfo`.
-
-    Args:
-        name: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`.
-        batch_size: the global batch size.
-        epochs: epochs the training stream holds.
-        augment: flip/pad/crop the training images.
-        seed: order and augmentation seed.
-        **options: `load_splits` options (`data_dir`, `image_size`, ...).
-
-    Returns:
-        `(train_dataset, test_dataset, DataInfo)`.
-
-    Example:
-    >>> train, test, info = load("fashion_mnist", batch_size=64, image_size=32)
-    """
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be positive. Received batch_size={batch_size}")
-    (x_train, y_train), (x_test, y_test), info = load_splits(name, **options)
-    shape = dict(image_size=options.get("image_size"), channels=options.get("channels"))
-    train = train_dataset(
-        x_train, y_train, batch_size, epochs, seed=seed, augment=augment, **shape
-    )
-    return train, eval_dataset(x_test, y_test, batch_size, **shape), info

@@ -1,4 +1,4 @@
-"""The training side: the paper's recipe, devices, callbacks, `fit`, tuning.
+"""The training side: the paper's recipe, devices, callbacks, `fit`, `search`.
 
 It uses tf.data, TensorBoard and keras-tuner (the core does not).
 
@@ -7,16 +7,18 @@ Example:
 >>> metrics = fit("procresnet58", "fashion_mnist", epochs=3, log_dir="runs/p58")
 """
 
-from keras_procrustes.training.config import OptionError
-from keras_procrustes.training.config import TrainingConfig
 from keras_procrustes.training.checkpoints import RunStateError
+from keras_procrustes.training.config import TrainingConfig
+from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.fit import fit
 from keras_procrustes.training.recipe import lr_schedule
 from keras_procrustes.training.recipe import paper_sgd
+from keras_procrustes.training.search_config import SearchConfig
 
 __all__ = [
     "OptionError",
     "RunStateError",
+    "SearchConfig",
     "TrainingConfig",
     "fit",
     "lr_schedule",

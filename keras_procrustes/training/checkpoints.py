@@ -11,6 +11,7 @@ import re
 
 import keras
 
+from keras_procrustes.checks import is_positive_int
 from keras_procrustes.training import distribute
 
 BACKUP_DIR = "backup"
@@ -33,6 +34,18 @@ def write_json(path, value):
 
 
 def read_json(path, what):
+    """The JSON value in `path`.
+
+    Args:
+        path: a JSON file of the run folder.
+        what: what the file is, for the message.
+
+    Returns:
+        The decoded value.
+
+    Raises:
+        RunStateError: when the file can't be read or decoded.
+    """
     try:
         with open(path) as handle:
             return json.load(handle)
@@ -48,7 +61,9 @@ def read_backup(folder):
 
     Returns:
         `(epochs_done, weights_path)`; `(0, None)` when there is no backup.
-        A `RunStateError` says what is wrong with an unusable one.
+
+    Raises:
+        RunStateError: saying what is wrong with an unusable backup.
     """
     metadata_path = os.path.join(folder, BACKUP_METADATA)
     if not os.path.exists(metadata_path):
@@ -62,7 +77,7 @@ def read_backup(folder):
     metadata = read_json(metadata_path, "the backup metadata")
     epoch = metadata.get("epoch") if isinstance(metadata, dict) else None
     weights = metadata.get("weights") if isinstance(metadata, dict) else None
-    if not isinstance(epoch, int) or epoch < 1 or not _BACKUP_WEIGHTS.fullmatch(str(weights)):
+    if not is_positive_int(epoch) or not _BACKUP_WEIGHTS.fullmatch(str(weights)):
         raise RunStateError(f"the backup metadata {metadata_path} is not valid: {metadata!r}")
     weights_path = os.path.join(folder, weights)
     _check_h5(weights_path)
@@ -91,6 +106,9 @@ def restore(model, weights_path):
     Args:
         model: the compiled model of the run.
         weights_path: from `read_backup`.
+
+    Raises:
+        RunStateError: when the backup does not fit the model.
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
@@ -142,7 +160,17 @@ class RunBackup(keras.callbacks.Callback):
 
 
 def read_best(run_dir):
-    """What `best.json` says of `best.keras`, or `None` when there is none."""
+    """What `best.json` says of `best.keras`, or `None` when there is none.
+
+    Args:
+        run_dir: the run folder.
+
+    Returns:
+        The record (a dict) or `None`.
+
+    Raises:
+        RunStateError: for a record that is not valid or a missing `best.keras`.
+    """
     path = os.path.join(run_dir, BEST_METADATA)
     if not os.path.exists(path):
         return None

@@ -18,6 +18,9 @@ import keras
 import numpy as np
 
 from keras_procrustes.optional import require
+from keras_procrustes.training.errors import OptionError
+
+SVD_HANG = "jaxlib's batched CPU SVD hangs with several JAX CPU devices in one process"
 
 
 @dataclasses.dataclass
@@ -70,6 +73,10 @@ def configure(cpu_replicas=0, cluster=None):
 
     Returns:
         A `Devices`.
+
+    Raises:
+        ValueError: for a cluster off JAX, `cpu_replicas` on torch, or
+            devices asked for after the backend started.
     """
     if keras.backend.backend() == "jax":
         return _configure_jax(cpu_replicas, cluster)
@@ -122,6 +129,44 @@ def several_cpu_devices_per_process():
     import jax
 
     return jax.default_backend() == "cpu" and jax.local_device_count() > 1
+
+
+def svd_hang(cpu_replicas=None):
+    """Why the SVD projection engine would hang in this process, or `None`.
+
+    It hangs when one JAX process drives several CPU devices (see
+    `several_cpu_devices_per_process`).
+
+    Args:
+        cpu_replicas: the CPU devices a run asks for, before `configure`
+            makes them (looking at the devices would start the backend too
+            early); `None` to look at the devices this process has.
+
+    Returns:
+        `SVD_HANG` or `None`.
+    """
+    if keras.backend.backend() != "jax":
+        return None
+    several = several_cpu_devices_per_process() if cpu_replicas is None else cpu_replicas > 1
+    return SVD_HANG if several else None
+
+
+def check_svd_engine(engine, cpu_replicas=None):
+    """Refuses the SVD projection engine where it would hang (`svd_hang`).
+
+    Args:
+        engine: the `projection_engine` option.
+        cpu_replicas: as in `svd_hang`.
+
+    Raises:
+        OptionError: naming `projection_engine`, when `engine` is `"svd"`
+            and it would hang.
+    """
+    why = svd_hang(cpu_replicas) if engine == "svd" else None
+    if why:
+        devices = f" (--cpu-replicas {cpu_replicas})" if cpu_replicas else ""
+        raise OptionError("projection_engine", engine,
+                          f"{why}{devices}; pass --projection-engine newton_schulz")
 
 
 def broadcast_from_chief(tree):

@@ -1,4 +1,4 @@
-"""The paper's optimisation recipe (SPEC section 6): SGD, schedule, compile."""
+"""The paper's optimisation recipe (Zaeemzadeh et al., TPAMI 2020, after He et al. 2016): SGD, schedule, compile."""
 
 import keras
 

@@ -14,7 +14,7 @@ import time
 from keras_procrustes.models import names
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training.checkpoints import RunStateError
-from keras_procrustes.training.config import OptionError
+from keras_procrustes.training.errors import OptionError
 
 MANIFEST = "keras_procrustes_run.json"
 HISTORY = "history.csv"
@@ -42,7 +42,15 @@ class RunPlan:
 
 
 def check_writable(log_dir):
-    """Raises an `OptionError` for `log_dir` unless a folder can be made there."""
+    """Checks that a run folder can be made at `log_dir`.
+
+    Args:
+        log_dir: the folder asked for.
+
+    Raises:
+        OptionError: naming `log_dir`, when it is a file, under a file, or
+            not writable.
+    """
     if os.path.exists(log_dir) and not os.path.isdir(log_dir):
         raise OptionError("log_dir", log_dir, "is a file, not a folder")
     parent = os.path.abspath(log_dir)
@@ -58,7 +66,17 @@ def check_writable(log_dir):
 
 
 def read_manifest(path):
-    """The manifest of a run folder, or `None` when `path` is not one."""
+    """The manifest of a run folder, or `None` when `path` is not one.
+
+    Args:
+        path: a folder.
+
+    Returns:
+        The manifest (a dict) or `None`.
+
+    Raises:
+        RunStateError: for a manifest that can't be read or is not valid.
+    """
     manifest_path = os.path.join(path, MANIFEST)
     if not os.path.exists(manifest_path):
         return None
@@ -91,8 +109,12 @@ def plan(log_dir, existing, options, model_given=None):
         model_given: the model name as the user gave it, for messages.
 
     Returns:
-        A `RunPlan`. An `OptionError` (for `log_dir`) or a `RunStateError`
-        says why the run can't go there.
+        A `RunPlan`.
+
+    Raises:
+        OptionError: naming `log_dir` (or the option that differs from an
+            unfinished run's) when the run can't go there.
+        RunStateError: when the unfinished run's state can't be resumed.
     """
     check_writable(log_dir)
     if _is_empty(log_dir):
@@ -208,7 +230,15 @@ def finish(run_dir, metrics):
 
 
 def check_replicas(run, replicas):
-    """Refuses to resume a run on another number of replicas."""
+    """Refuses to resume a run on another number of replicas.
+
+    Args:
+        run: the `RunPlan`.
+        replicas: the replicas this machine gives.
+
+    Raises:
+        RunStateError: when the run trained on another number of replicas.
+    """
     if not run.first_epoch:
         return
     recorded = (read_manifest(run.path) or {}).get("replicas")

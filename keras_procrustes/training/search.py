@@ -6,7 +6,6 @@ only what keras-tuner and this package write there, and only in a marked
 folder; a folder of someone else's is refused.
 """
 
-import json
 import os
 import re
 import shutil
@@ -17,52 +16,13 @@ from keras_procrustes.training import distribute
 from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
-from keras_procrustes.training.config import OptionError
+from keras_procrustes.training.search_config import MARKER
+from keras_procrustes.training.search_config import SearchConfig
+from keras_procrustes.training.search_config import check_project  # noqa: F401
 
-MARKER = "keras_procrustes_tuning.json"
 _TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
                           r"trial_\d+|tensorboard|best\.keras|"
                           r"best_hyperparameters\.json|" + re.escape(MARKER))
-
-
-def check_project(directory, project_name, overwrite):
-    """Refuses a project that is not a plain name, or not this package's.
-
-    Args:
-        directory: the tuner's directory.
-        project_name: its project name.
-        overwrite: whether the search starts over.
-
-    Returns:
-        The project folder. An `OptionError` names the bad option.
-    """
-    try:
-        tuning.check_project_name(project_name)
-    except ValueError:
-        raise OptionError("project_name", project_name,
-                          "must be a plain folder name (letters, digits, '.', '_', '-')") from None
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        raise OptionError("directory", directory, "is a file, not a folder")
-    project = os.path.join(directory, project_name)
-    if os.path.exists(project) and not os.path.isdir(project):
-        raise OptionError("project_name", project_name, f"{project} is a file")
-    entries = os.listdir(project) if os.path.isdir(project) else []
-    ours = MARKER in entries
-    if entries and not ours and "oracle.json" not in entries:
-        raise OptionError("project_name", project_name,
-                          f"{project} holds files that are not a search of this package")
-    if entries and overwrite and not ours:
-        raise OptionError("overwrite", True, f"{project} was not made by this package; "
-                          "it is left as it is: choose another --project-name")
-    oracle = os.path.join(project, "oracle.json")
-    if os.path.exists(oracle) and not overwrite:
-        try:
-            with open(oracle) as handle:
-                json.load(handle)
-        except (OSError, ValueError) as error:
-            raise OptionError("directory", directory, f"{oracle} is corrupt ({error}); "
-                              "pass --overwrite to start the search over") from None
-    return project
 
 
 def clear_project(project):
@@ -77,67 +37,79 @@ def clear_project(project):
             os.remove(path)
 
 
-def search(dataset, *, directory="runs/tuning", project_name="procresnet", tuner="random",
-           max_trials=10, epochs=10, block_type="bottleneck", depths=(164, 272),
-           batch_sizes=(64, 128, 256), objective="val_accuracy", overwrite=False,
-           cpu_replicas=0, seed=0, verbose=1, role=None, **data_options):
+def search(dataset="cifar10", config=None, **options):
     """Searches hyperparameters and saves the best model and values.
 
     Args:
-        dataset: a data set name (see `fit`).
-        directory: the tuner's directory.
-        project_name: a plain folder name inside it.
-        tuner: `"random"`, `"hyperband"` or `"bayesian"`.
-        max_trials: trials for random and Bayesian search.
-        epochs: epochs per trial (Hyperband's maximum).
-        block_type: `"bottleneck"` or `"basic"`.
-        depths: depths to choose from (He et al.'s count).
-        batch_sizes: batch sizes per replica to choose from.
-        objective: the metric to optimise.
-        overwrite: start over (deletes only the search's own files).
-        cpu_replicas: train each trial on this many logical CPU devices.
-        seed: the tuner's and the pipelines' seed.
-        verbose: Keras verbosity.
-        role: `None` for a search in this process alone; for keras-tuner's
-            distributed search, `("chief", "HOST:PORT")` (serves the oracle
-            there over gRPC, trains nothing, and writes the results) or
-            `("worker", ID, "HOST:PORT")` (takes trials from the chief; a
-            worker restarted with the same ID takes up its unfinished
-            trial). Every process must see `directory` (a shared folder).
-        **data_options: `data.load_splits` options.
+        dataset: a data set name (see `fit`), or a `SearchConfig` (then
+            nothing else is passed).
+        config: a `SearchConfig` (instead of `dataset` and `options`).
+        **options: `SearchConfig` fields: `directory`, `project_name`,
+            `tuner`, `max_trials`, `epochs`, `block_type`, `depths`,
+            `batch_sizes`, `objective`, `overwrite`, the data options
+            (`data_dir`, `max_train_examples`, ...), `cpu_replicas`, `seed`,
+            `verbose`; and for keras-tuner's distributed search, `chief`,
+            `worker` and `oracle`, or `role`: `("chief", "HOST:PORT")`
+            (serves the oracle there over gRPC, trains nothing, and writes
+            the results) or `("worker", ID, "HOST:PORT")` (takes trials from
+            the chief; a worker restarted with the same ID takes up its
+            unfinished trial). Every process must see `directory`.
 
     Returns:
         `(tuner, best_hyperparameters)`; a worker returns `(tuner, None)`:
         the chief writes the results.
+
+    Raises:
+        OptionError: naming the first bad option (`SearchConfig.check`).
+        DataSourceError: when no source has the data set.
+        RunStateError: when no trial completed.
+
+    Example:
+    >>> tuner, best = search("fashion_mnist", max_trials=2, epochs=1, depths=(11,))
     """
+    if isinstance(dataset, SearchConfig):
+        config, dataset = dataset, None
+    if config is None:
+        config = SearchConfig.with_role(options.pop("role", None), dataset=dataset, **options)
+    elif options or dataset is not None:
+        raise TypeError("pass either a SearchConfig or the options, not both")
+    config.check()
+    role = config.role()
     is_worker = role is not None and role[0] == "worker"
     if role is not None:
         use_chief_oracle(role)
-    project = os.path.join(directory, project_name) if is_worker else check_project(
-        directory, project_name, overwrite)
-    devices = distribute.configure(cpu_replicas)
-    (x_train, y_train), (x_test, y_test), info = data.load_splits(dataset, **data_options)
-    hypermodel = tuning.ProcResNetHyperModel(
-        info.input_shape, info.classes, block_type=block_type, depths=depths,
-        batch_sizes=batch_sizes, replicas=devices.replicas,
-        preprocessing=(info.mean, info.std), seed=seed)
+    project = os.path.join(config.directory, config.project_name)
+    devices = distribute.configure(config.cpu_replicas)
+    (x_train, y_train), (x_test, y_test), info = data.load_splits(
+        config.dataset, **config.data_options())
+    hypermodel = tuning.ProcrustesResNetHyperModel(
+        info.input_shape, info.classes, block_type=config.block_type, depths=config.depths,
+        batch_sizes=config.batch_sizes, replicas=devices.replicas,
+        preprocessing=(info.mean, info.std), seed=config.seed)
     if not is_worker:
-        if overwrite and os.path.isdir(project):
-            clear_project(project)
-        os.makedirs(project, exist_ok=True)
-        if not os.path.exists(os.path.join(project, MARKER)):
-            write_json(os.path.join(project, MARKER), {"dataset": dataset})
+        _mark_project(project, config.dataset, config.overwrite)
     search_tuner = tuning.make_tuner(
-        hypermodel, kind=tuner, max_trials=max_trials, objective=objective,
-        directory=directory, project_name=project_name, max_epochs=epochs, seed=seed,
+        hypermodel, kind=config.tuner, max_trials=config.max_trials, objective=config.objective,
+        directory=config.directory, project_name=config.project_name,
+        max_epochs=config.epochs, seed=config.seed,
         distribution_strategy=devices.strategy if devices.replicas > 1 else None)
     search_tuner.search(
-        x_train, y_train, validation_data=(x_test, y_test), epochs=epochs, verbose=verbose,
+        x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
+        verbose=config.verbose,
         callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
                    _tensorboard(project)])
     if is_worker:
         return search_tuner, None
     return _save_best(search_tuner, project)
+
+
+def _mark_project(project, dataset, overwrite):
+    """Clears a project being overwritten, makes it, and marks it as this package's."""
+    if overwrite and os.path.isdir(project):
+        clear_project(project)
+    os.makedirs(project, exist_ok=True)
+    if not os.path.exists(os.path.join(project, MARKER)):
+        write_json(os.path.join(project, MARKER), {"dataset": dataset})
 
 
 def use_chief_oracle(role):

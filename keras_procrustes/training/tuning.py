@@ -1,92 +1,25 @@
-"""Hyperparameter search over Procrustes ResNets with keras-tuner."""
+"""keras-tuner's side of a search: the hypermodel of Procrustes ResNets, the tuners, their trial logs."""
 
-import copy
-import os
 import re
-
-import keras
+import warnings
 
 from keras_procrustes import data
 from keras_procrustes import models
 from keras_procrustes.optional import require
 from keras_procrustes.training import recipe
+from keras_procrustes.training import trial_logs
 
 keras_tuner = require("keras_tuner", "tune")
 
 
-def _with_trial_logs(tuner_class):
-    """`tuner_class`, giving each trial its own TensorBoard logs on any backend.
-
-    keras-tuner moves a `TensorBoard` callback's logs into the trial's folder
-    (`{log_dir}/{trial_id}/execution0`) and adds TensorBoard's HParams
-    callback there, on TensorFlow only; on JAX and torch every trial would
-    write into the same folder, with no HParams dashboard. This subclass does
-    both there (the tuners here run one execution a trial).
-    """
-
-    class Tuner(tuner_class):
-        def run_trial(self, trial, *args, **kwargs):
-            if keras.backend.backend() != "tensorflow":
-                kwargs["callbacks"] = _trial_callbacks(kwargs.get("callbacks", []), trial)
-            return super().run_trial(trial, *args, **kwargs)
-
-    Tuner.__name__ = Tuner.__qualname__ = tuner_class.__name__
-    return Tuner
-
-
-def _trial_callbacks(callbacks, trial):
-    """`callbacks`, each `TensorBoard` moved into the trial's folder with a
-    `TrialHParams` beside it."""
-    result = []
-    for callback in callbacks:
-        if isinstance(callback, keras.callbacks.TensorBoard):
-            callback = copy.deepcopy(callback)
-            callback.log_dir = os.path.join(callback.log_dir, str(trial.trial_id), "execution0")
-            result.append(TrialHParams(callback.log_dir, trial))
-        result.append(callback)
-    return result
-
-
-class TrialHParams(keras.callbacks.Callback):
-    """Writes a trial's hyperparameters for TensorBoard's HParams dashboard.
-
-    TensorBoard's own HParams Keras callback opens its file writer when made,
-    so keras-tuner could not deep-copy it; this one makes it when training
-    begins.
-
-    Args:
-        log_dir: the trial's TensorBoard folder.
-        trial: the `keras_tuner.engine.trial.Trial`.
-    """
-
-    def __init__(self, log_dir, trial):
-        super().__init__()
-        self.log_dir = log_dir
-        self.hyperparameters = dict(trial.hyperparameters.values)
-        self.trial_id = trial.trial_id
-        self._writer = None
-
-    def on_train_begin(self, logs=None):
-        from tensorboard.plugins.hparams import api as hparams_api
-
-        self._writer = hparams_api.KerasCallback(self.log_dir, self.hyperparameters,
-                                                 trial_id=self.trial_id)
-        self._writer.set_model(self.model)
-        self._writer.on_train_begin(logs)
-
-    def on_train_end(self, logs=None):
-        self._writer.on_train_end(logs)
-        self._writer = None
-
-
 TUNERS = {
-    "random": _with_trial_logs(keras_tuner.RandomSearch),
-    "hyperband": _with_trial_logs(keras_tuner.Hyperband),
-    "bayesian": _with_trial_logs(keras_tuner.BayesianOptimization),
+    "random": trial_logs.with_trial_logs(keras_tuner.RandomSearch),
+    "hyperband": trial_logs.with_trial_logs(keras_tuner.Hyperband),
+    "bayesian": trial_logs.with_trial_logs(keras_tuner.BayesianOptimization),
 }
 
 
-class ProcResNetHyperModel(keras_tuner.HyperModel):
+class ProcrustesResNetHyperModel(keras_tuner.HyperModel):
     """A `keras_tuner.HyperModel` of Procrustes ResNets.
 
     The search space: `lr` (log, 0.01-0.3), `weight_decay` (log, 1e-5-1e-3,
@@ -113,8 +46,12 @@ class ProcResNetHyperModel(keras_tuner.HyperModel):
         seed: order and augmentation seed of arrays' pipelines.
         **kwargs: `keras_tuner.HyperModel` arguments (`name`, `tunable`).
 
+    Raises:
+        ValueError: for a depth that is not one of He et al.'s for
+            `block_type`, or batch sizes that are not positive.
+
     Example:
-    >>> hypermodel = ProcResNetHyperModel((32, 32, 3), 10, depths=(164, 272))
+    >>> hypermodel = ProcrustesResNetHyperModel((32, 32, 3), 10, depths=(164, 272))
     >>> tuner = keras_tuner.RandomSearch(hypermodel, "val_accuracy", max_trials=8)
     """
 
@@ -224,6 +161,12 @@ def check_project_name(project_name):
 
     keras-tuner deletes `directory/project_name` on `overwrite=True`: `"."`
     or `"../x"` would delete the directory itself or a folder beside it.
+
+    Args:
+        project_name: the name to check.
+
+    Raises:
+        ValueError: naming the value received.
     """
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(project_name)) or ".." in project_name:
         raise ValueError(
@@ -255,7 +198,7 @@ def make_tuner(
     trials.
 
     Args:
-        hypermodel: a `ProcResNetHyperModel`.
+        hypermodel: a `ProcrustesResNetHyperModel`.
         kind: `"random"`, `"hyperband"` or `"bayesian"`.
         max_trials: trials for random and Bayesian search.
         objective: the metric to maximise (names ending in `loss` or `error`
@@ -270,6 +213,10 @@ def make_tuner(
     Returns:
         A `keras_tuner.Tuner` that writes each trial's TensorBoard logs to a
         folder of its own (named by trial id) on every backend.
+   
+    Raises:
+        ValueError: for a bad `project_name` or an unknown `kind`.
+        MissingExtraError: for Bayesian search without scikit-learn.
     """
     check_project_name(project_name)
     if kind not in TUNERS:
@@ -288,3 +235,15 @@ def make_tuner(
     if kind == "hyperband":
         return TUNERS[kind](hypermodel, max_epochs=max_epochs, **common)
     return TUNERS[kind](hypermodel, max_trials=max_trials, **common)
+
+
+#: Old names of this module's public things, and their names now.
+RENAMED = {"ProcResNetHyperModel": "ProcrustesResNetHyperModel"}
+
+
+def __getattr__(name):
+    """An old name (`RENAMED`), with a `FutureWarning`; it goes in the next release."""
+    if name in RENAMED:
+        warnings.warn(f"{name} is deprecated, use {RENAMED[name]}", FutureWarning, stacklevel=2)
+        return globals()[RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

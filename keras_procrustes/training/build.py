@@ -1,0 +1,57 @@
+"""A run's model: built by name with its data's normalisation inside, seeded, compiled with the paper's recipe."""
+
+import keras
+
+from keras_procrustes import models
+from keras_procrustes.training import recipe
+
+
+def build_model(model_or_name, config, info):
+    """The model: built by name with the data's normalisation inside, or as given.
+
+    Args:
+        model_or_name: a `models.get` name or a `keras.Model`.
+        config: the `TrainingConfig`.
+        info: the `DataInfo`.
+
+    Returns:
+        A `keras.Model` that takes raw pixel values.
+    """
+    if not isinstance(model_or_name, str):
+        return model_or_name
+    return models.get(
+        model_or_name, input_shape=tuple(info.input_shape), classes=info.classes,
+        include_preprocessing=True, preprocessing_mean=info.mean, preprocessing_std=info.std,
+        projection_probability=config.projection_probability,
+        projection_engine=config.projection_engine, seed=config.seed, remat=config.remat)
+
+
+def prepare_model(model_or_name, config, info, devices, steps):
+    """The seeded model, built and compiled under the devices' scope.
+
+    A model given already compiled keeps its optimizer; a named one gets
+    the paper's SGD, its learning rate scaled by the replica count.
+
+    Args:
+        model_or_name: a `models.get` name or a `keras.Model`.
+        config: the `TrainingConfig`.
+        info: the `DataInfo`.
+        devices: the `Devices`.
+        steps: optimizer steps per epoch.
+
+    Returns:
+        A compiled `keras.Model`.
+    """
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision != "none":
+        keras.mixed_precision.set_global_policy(f"mixed_{config.mixed_precision}")
+    with devices.scope():
+        model = build_model(model_or_name, config, info)
+        if getattr(model, "optimizer", None) is None or isinstance(model_or_name, str):
+            optimizer = recipe.paper_sgd(
+                recipe.lr_schedule(config.lr * devices.replicas, config.epochs, steps),
+                momentum=config.momentum,
+                weight_decay=config.weight_decay,
+            )
+            recipe.compile_classifier(model, optimizer, config.jit)
+    return model

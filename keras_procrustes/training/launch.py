@@ -1,0 +1,108 @@
+"""Starting a run: its folder's plan and its devices, agreed by every process of a job, and the backup it resumes from."""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_procrustes.training import checkpoints
+from keras_procrustes.training import distribute
+from keras_procrustes.training import rundir
+from keras_procrustes.training.errors import OptionError
+
+
+def plan_run(config, run_options):
+    """The run's plan and devices; in a job, process 0 plans and tells the others.
+
+    A single process plans first (a bad folder is refused before the backend
+    starts). A process of a job joins it first (`jax.distributed`), then
+    process 0 alone reads the run folder and sends the epoch to start at.
+
+    Args:
+        config: the checked `TrainingConfig`.
+        run_options: `config.run_options()`.
+
+    Returns:
+        `(RunPlan, Devices)`. On processes other than 0 the plan holds only
+        the folder and the first epoch.
+
+    Raises:
+        OptionError: for a run folder that can't be used, or the SVD engine
+            on devices where it hangs.
+        RunStateError: for a run folder whose state can't be resumed.
+    """
+    cluster = config.cluster()
+    if cluster is None:
+        run = rundir.plan(config.log_dir, config.existing, run_options, config.model)
+        devices = _configure(config, None)
+        rundir.check_replicas(run, devices.replicas)
+        return run, devices
+    devices = _configure(config, cluster)
+    run = error = None
+    if devices.is_chief:
+        try:
+            run = rundir.plan(config.log_dir, config.existing, run_options, config.model)
+            rundir.check_replicas(run, devices.replicas)
+        except (OptionError, checkpoints.RunStateError) as caught:
+            error = caught
+    first_epoch = int(distribute.broadcast_from_chief(
+        np.int64(-1 if run is None else run.first_epoch)))
+    if error is not None:
+        raise error
+    if first_epoch < 0:
+        raise checkpoints.RunStateError(
+            f"process 0 can't use the run folder {config.log_dir} (its output says why)")
+    return run or rundir.RunPlan(config.log_dir, first_epoch), devices
+
+
+def _configure(config, cluster):
+    """`distribute.configure`, then the SVD engine refused where it would hang."""
+    devices = distribute.configure(config.cpu_replicas, cluster)
+    distribute.check_svd_engine(config.projection_engine)
+    return devices
+
+
+def start(run, run_options, model, devices, global_batch):
+    """Claims the run folder (process 0) and loads the backup into `model`.
+
+    Args:
+        run: the `RunPlan`.
+        run_options: `config.run_options()`, recorded in the manifest.
+        model: the compiled model.
+        devices: the `Devices`.
+        global_batch: examples per step over all replicas.
+
+    Returns:
+        The optimizer's step count after the restore.
+    """
+    if devices.is_chief:
+        rundir.claim(run, run_options, {
+            "backend": keras.backend.backend(), "replicas": devices.replicas,
+            "processes": devices.processes, "global_batch": global_batch})
+    restore(model, run, devices)
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def restore(model, run, devices):
+    """Loads the run's backup into the model, on every process of a job.
+
+    In a job, only process 0 reads the run folder: it sends the backup's
+    bytes and the others load them from a temporary copy, so every process
+    resumes from the same state whether the folder is shared or not.
+
+    Args:
+        model: the compiled model.
+        run: the `RunPlan`.
+        devices: the `Devices`.
+    """
+    if not run.first_epoch:
+        return
+    if devices.processes == 1:
+        checkpoints.restore(model, run.weights_path)
+        return
+    path = distribute.share_file(run.weights_path, devices.is_chief, suffix=".weights.h5")
+    try:
+        checkpoints.restore(model, path)
+    finally:
+        if not devices.is_chief:
+            os.remove(path)

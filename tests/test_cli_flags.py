@@ -1,0 +1,94 @@
+"""The commands' flags come from the config classes: same spellings, the configs' defaults.
+
+Also: `search` checks its options without the command, and the old root
+modules still work for one release, with a `FutureWarning`.
+"""
+
+import importlib
+import sys
+
+import pytest
+
+from keras_procrustes.cli import flags
+from keras_procrustes.cli import train as train_command
+from keras_procrustes.cli import tune as tune_command
+from keras_procrustes.training import OptionError
+from keras_procrustes.training import SearchConfig
+from keras_procrustes.training import TrainingConfig
+
+DATA_FLAGS = {
+    "--dataset", "--data-dir", "--no-download", "--max-train-examples", "--max-test-examples",
+    "--image-size", "--channels", "--cpu-replicas", "--seed", "--verbose",
+}
+# The flags as the commands spelled them before they were generated.
+TRAIN_FLAGS = DATA_FLAGS | {
+    "--batch-size", "--coordinator", "--epochs", "--existing", "--grad-norm-every",
+    "--grad-norm-examples", "--jit-compile", "--log-dir", "--lr", "--mixed-precision",
+    "--model", "--momentum", "--no-backup", "--num-processes", "--process-id",
+    "--projection-engine", "--projection-probability", "--remat", "--weight-decay",
+}
+TUNE_FLAGS = DATA_FLAGS | {
+    "--batch-sizes", "--block-type", "--chief", "--depths", "--directory", "--epochs",
+    "--max-trials", "--objective", "--oracle", "--overwrite", "--project-name", "--tuner",
+    "--worker",
+}
+
+
+def _flags(parser):
+    return {s for action in parser._actions for s in action.option_strings} - {"-h", "--help"}
+
+
+@pytest.mark.parametrize("command, config_class, expected", [
+    (train_command, TrainingConfig, TRAIN_FLAGS),
+    (tune_command, SearchConfig, TUNE_FLAGS),
+])
+def test_flags_keep_their_spelling_and_take_the_configs_defaults(command, config_class,
+                                                                 expected):
+    parser = command.build_parser()
+    assert _flags(parser) == expected
+    parsed = flags.config_values(parser.parse_args([]), config_class)
+    assert config_class(**parsed) == config_class()
+
+
+def test_switches_and_lists_parse_into_config_values():
+    args = train_command.build_parser().parse_args(["--no-backup", "--no-download", "--remat"])
+    values = flags.config_values(args, TrainingConfig)
+    assert (values["backup"], values["download"], values["remat"]) == (False, False, True)
+    args = tune_command.build_parser().parse_args(["--depths", "11", "20", "--chief"])
+    values = flags.config_values(args, SearchConfig)
+    assert values["depths"] == (11, 20) and values["chief"] is True
+
+
+def test_search_checks_its_options_without_the_command(tmp_path):
+    from keras_procrustes.training.search import search
+
+    with pytest.raises(OptionError) as info:
+        search("cifar10", tuner="grid", directory=str(tmp_path),
+               data_dir=str(tmp_path / "absent"))
+    assert info.value.option == "tuner" and "random" in info.value.requirement
+    with pytest.raises(OptionError) as info:
+        SearchConfig(depths=(165,), directory=str(tmp_path)).check()
+    assert info.value.option == "depths" and info.value.value == 165
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("old, new", [
+    ("keras_procrustes.train", "keras_procrustes.cli.train"),
+    ("keras_procrustes.tune", "keras_procrustes.cli.tune"),
+    ("keras_procrustes.tuning", "keras_procrustes.training.tuning"),
+    ("keras_procrustes.callbacks", "keras_procrustes.training.callbacks"),
+])
+def test_old_root_modules_warn_and_forward(old, new):
+    sys.modules.pop(old, None)
+    with pytest.warns(FutureWarning, match=f"import from {new}"):
+        module = importlib.import_module(old)
+    public = [n for n in dir(importlib.import_module(new)) if n in vars(module) and n[0] != "_"]
+    assert public  # the old module still hands out the new module's names
+    assert all(getattr(module, n) is getattr(importlib.import_module(new), n) for n in public)
+
+
+def test_old_hypermodel_name_warns():
+    from keras_procrustes.training import tuning
+
+    with pytest.warns(FutureWarning, match="ProcrustesResNetHyperModel"):
+        assert tuning.ProcResNetHyperModel is tuning.ProcrustesResNetHyperModel
