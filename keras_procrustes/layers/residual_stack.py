@@ -177,8 +177,8 @@ class IdentityResidualStack(keras.layers.Layer):
             y = conv_same(y, ops.cast(kernel, self.compute_dtype))
         return x + y, moments
 
-    def call(self, inputs, training=None, probes=None):
-        training = bool(training) and self.trainable
+    def _block_of_flat_weights(self, training):
+        """`block(x, *flat_weights)`: `_block` on one block's flat weights."""
         units = len(self.units)
         per_unit = len(UNIT_WEIGHTS)
 
@@ -186,6 +186,33 @@ class IdentityResidualStack(keras.layers.Layer):
             weights = [flat_weights[i * per_unit:(i + 1) * per_unit] for i in range(units)]
             return self._block(x, weights, training)
 
+        return block
+
+    def _inference_loop(self, inputs):
+        """The blocks at inference: a loop that carries only the activations.
+
+        Each step reads its block's weights at the loop index; the loop has
+        no per-step inputs or outputs to stack. TensorFlow lowers it to a
+        plain `While` (LiteRT's `WHILE`, tf2onnx's ONNX `Loop`), JAX to a
+        scan without `xs` or `ys` (jax2onnx's `Loop`); a scan's stacked
+        per-step tensors need TensorFlow's `TensorList` ops, which LiteRT
+        runs only through its TensorFlow (Flex) delegate and tf2onnx does
+        not convert.
+        """
+        block = self._block_of_flat_weights(training=False)
+        weights = [variable.value for variable in self.block_weights()]
+
+        def step(index, x):
+            y, _ = block(x, *[ops.take(weight, index, axis=0) for weight in weights])
+            return y
+
+        return ops.fori_loop(0, self.num_blocks, step, inputs)
+
+    def call(self, inputs, training=None, probes=None):
+        training = bool(training) and self.trainable
+        if not training and probes is None:
+            return self._inference_loop(inputs)
+        block = self._block_of_flat_weights(training)
         if self.remat and training:
             block = keras.remat(block)
         moments_dtype = keras.backend.result_type(self.compute_dtype, "float32")

@@ -16,6 +16,7 @@ from keras import layers
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import IdentityResidualStack
 from keras_procrustes.layers import NormPreservingTransition
+from keras_procrustes.layers import PixelNormalization
 from keras_procrustes.layers import ProjectionResidualBlock
 from keras_procrustes.layers.residual_block import BLOCK_TYPES
 from keras_procrustes.models import names
@@ -163,7 +164,7 @@ def _normalization(input_shape, mean, std, dtype):
             "`preprocessing_std` must be finite and positive. "
             f"Received preprocessing_std={std!r}"
         )
-    return layers.Normalization(
+    return PixelNormalization(
         mean=means,
         variance=[s**2 for s in stds],
         dtype=dtype,
