@@ -203,7 +203,7 @@ class IdentityResidualStack(keras.layers.Layer):
         weights = [variable.value for variable in self.block_weights()]
 
         def step(index, x):
-            y, _ = block(x, *[ops.take(weight, index, axis=0) for weight in weights])
+            y, _ = block(x, *[weight[index] for weight in weights])
             return y
 
         return ops.fori_loop(0, self.num_blocks, step, inputs)
