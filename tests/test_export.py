@@ -48,14 +48,6 @@ def _raw_images(shape, seed):
     return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
 
 
-def _export_kwargs(batch_shape):
-    # Keras' torch exporters trace one fixed shape (a `None` batch becomes
-    # 1); the others keep the batch dynamic.
-    if BACKEND == "torch":
-        return {"input_signature": [keras.InputSpec(shape=batch_shape, dtype="float32")]}
-    return {}
-
-
 def run_artefact(export_format, path, images):
     """The outputs of an exported model on `images`, in the format's runtime."""
     pixels = images.astype("float32")  # the exported signature's dtype
@@ -100,7 +92,7 @@ def export_and_compare(model, export_format, folder, images):
     # such as one just loaded from a `.keras` file.
     expected = model(images, training=False)
     path = os.path.join(folder, FILE_NAMES[export_format])
-    model.export(path, format=export_format, verbose=False, **_export_kwargs(images.shape))
+    model.export(path, format=export_format, verbose=False)
     assert_same_outputs(run_artefact(export_format, path, images), expected)
 
 
