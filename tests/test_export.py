@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from keras_procrustes import models
+from keras_procrustes.layers import PixelNormalization
 from keras_procrustes.data import sources
 from keras_procrustes.training import fit
 
@@ -129,3 +130,19 @@ def test_best_checkpoint_of_fit_exports(tmp_path):
     best = keras.models.load_model(tmp_path / "run" / "best.keras")
     _, (x_test, _), _ = sources.load_arrays("fashion_mnist")
     export_and_compare(best, "onnx", str(tmp_path), x_test[:BATCH])
+
+
+def test_pixel_normalization_is_keras_normalization_with_constant_statistics(tmp_path):
+    mean, std = [120.0, 110.0, 100.0], [60.0, 50.0, 40.0]
+    model = keras.Sequential([
+        keras.Input((2, 2, 3)),
+        PixelNormalization(mean=mean, variance=[s * s for s in std], name="pixels"),
+    ])
+    assert isinstance(model.get_layer("pixels").mean, np.ndarray)  # no captured tensor
+    images = _raw_images((2, 2, 2, 3), seed=2).astype("float32")
+    expected = (images - np.array(mean)) / np.array(std)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images)), expected, rtol=1e-6)
+    model.save(tmp_path / "pixels.keras")
+    loaded = keras.models.load_model(tmp_path / "pixels.keras")
+    assert type(loaded.get_layer("pixels")) is PixelNormalization
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(images)), expected, rtol=1e-6)
