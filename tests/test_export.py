@@ -1,4 +1,4 @@
-"""`model.export` in every format Keras offers on the backend, run in its runtime.
+"""`model.export` in the formats Keras offers on each backend, run in their runtimes.
 
 Each case exports with Keras' own `model.export(path, format=...)`, loads
 the artefact where users deploy it (TensorFlow's SavedModel loader, the
@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from keras_procrustes import models
-from keras_procrustes.layers import PixelNormalization
 from keras_procrustes.data import sources
+from keras_procrustes.layers import PixelNormalization
 from keras_procrustes.training import fit
 
 BACKEND = keras.backend.backend()

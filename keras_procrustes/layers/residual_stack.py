@@ -3,8 +3,9 @@
 A stage of a deep ResNet is `n` identity blocks of the same shape. Unrolled,
 the traced graph holds `n` copies of the block, so trace time, compile time
 and compile memory grow with depth. The stack holds every weight with a
-leading block axis and runs the blocks with `keras.ops.scan`, so the graph
-holds one block per stage whatever `n` is.
+leading block axis and runs the blocks with `keras.ops.scan` in training
+and `keras.ops.fori_loop` at inference (the form that LiteRT and ONNX
+runtimes take), so the graph holds one block per stage whatever `n` is.
 """
 
 import keras
@@ -44,7 +45,8 @@ class IdentityResidualStack(keras.layers.Layer):
 
     Computes what `num_blocks` chained `IdentityResidualBlock`s compute, with
     the same weights: each weight has a leading block axis, the blocks run
-    as one `keras.ops.scan`, and in training each block's batch-norm moving
+    as one `keras.ops.scan` (at inference, one loop that carries only the
+    activations), and in training each block's batch-norm moving
     statistics move toward its own batch moments, exactly as the unrolled
     blocks' do. The traced graph holds one block, so building and compiling
     a 1,000-layer net costs about what a 100-layer one does.
