@@ -10,6 +10,7 @@ from keras_procrustes.layers.l2_pooling import L2Pooling2D
 from keras_procrustes.layers.orthonormal_dense import OrthonormalDense
 from keras_procrustes.layers.parameter_free_transition import ParameterFreeTransition
 from keras_procrustes.layers.residual_block import ConvShortcutResidualBlock
+from keras_procrustes.layers.pixel_normalization import PixelNormalization
 from keras_procrustes.layers.residual_block import IdentityResidualBlock
 from keras_procrustes.layers.residual_stack import IdentityResidualStack
 
@@ -23,6 +24,7 @@ __all__ = [
     "NormPreservingTransition",
     "OrthonormalDense",
     "ParameterFreeTransition",
+    "PixelNormalization",
 ]
 
 

@@ -3,8 +3,9 @@
 A stage of a deep ResNet is `n` identity blocks of the same shape. Unrolled,
 the traced graph holds `n` copies of the block, so trace time, compile time
 and compile memory grow with depth. The stack holds every weight with a
-leading block axis and runs the blocks with `keras.ops.scan`, so the graph
-holds one block per stage whatever `n` is.
+leading block axis and runs the blocks with `keras.ops.scan` in training
+and `keras.ops.fori_loop` at inference (the form that LiteRT and ONNX
+runtimes take), so the graph holds one block per stage whatever `n` is.
 """
 
 import keras
@@ -45,7 +46,8 @@ class IdentityResidualStack(keras.layers.Layer):
 
     Computes what `num_blocks` chained `IdentityResidualBlock`s compute, with
     the same weights: each weight has a leading block axis, the blocks run
-    as one `keras.ops.scan`, and in training each block's batch-norm moving
+    as one `keras.ops.scan` (at inference, one loop that carries only the
+    activations), and in training each block's batch-norm moving
     statistics move toward its own batch moments, exactly as the unrolled
     blocks' do. The traced graph holds one block, so building and compiling
     a 1,000-layer net costs about what a 100-layer one does.
@@ -174,8 +176,8 @@ class IdentityResidualStack(keras.layers.Layer):
             y = conv_same(y, ops.cast(kernel, self.compute_dtype))
         return x + y, moments
 
-    def call(self, inputs, training=None, probes=None):
-        training = bool(training) and self.trainable
+    def _block_of_flat_weights(self, training):
+        """`block(x, *flat_weights)`: `_block` on one block's flat weights."""
         units = len(self.units)
         per_unit = len(UNIT_WEIGHTS)
 
@@ -183,6 +185,33 @@ class IdentityResidualStack(keras.layers.Layer):
             weights = [flat_weights[i * per_unit:(i + 1) * per_unit] for i in range(units)]
             return self._block(x, weights, training)
 
+        return block
+
+    def _inference_loop(self, inputs):
+        """The blocks at inference: a loop that carries only the activations.
+
+        Each step reads its block's weights at the loop index; the loop has
+        no per-step inputs or outputs to stack. TensorFlow lowers it to a
+        plain `While` (LiteRT's `WHILE`, tf2onnx's ONNX `Loop`), JAX to a
+        scan without `xs` or `ys` (jax2onnx's `Loop`); a scan's stacked
+        per-step tensors need TensorFlow's `TensorList` ops, which LiteRT
+        runs only through its TensorFlow (Flex) delegate and tf2onnx does
+        not convert.
+        """
+        block = self._block_of_flat_weights(training=False)
+        weights = [variable.value for variable in self.block_weights()]
+
+        def step(index, x):
+            y, _ = block(x, *[weight[index] for weight in weights])
+            return y
+
+        return ops.fori_loop(0, self.num_blocks, step, inputs)
+
+    def call(self, inputs, training=None, probes=None):
+        training = bool(training) and self.trainable
+        if not training and probes is None:
+            return self._inference_loop(inputs)
+        block = self._block_of_flat_weights(training)
         if self.remat and training:
             block = keras.remat(block)
         moments_dtype = keras.backend.result_type(self.compute_dtype, "float32")

@@ -14,6 +14,7 @@ from keras_procrustes.layers import ConvShortcutResidualBlock
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import IdentityResidualStack
 from keras_procrustes.layers import NormPreservingTransition
+from keras_procrustes.layers import PixelNormalization
 from keras_procrustes.models import arguments
 from keras_procrustes.models.features import pyramid_outputs
 from keras_procrustes.models.weights import load_weights_file
@@ -48,7 +49,7 @@ def normalize_pixels(x, statistics, policy):
     if statistics is None:
         return x
     means, stds = statistics
-    return layers.Normalization(
+    return PixelNormalization(
         mean=means, variance=[s**2 for s in stds], dtype=policy, name="normalization"
     )(x)
 
