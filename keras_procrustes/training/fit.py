@@ -24,6 +24,7 @@ from keras_procrustes.training import checkpoints
 from keras_procrustes.training import distribute
 from keras_procrustes.training import recipe
 from keras_procrustes.training import rundir
+from keras_procrustes.training import tensorboard
 from keras_procrustes.training.config import OptionError
 from keras_procrustes.training.config import TrainingConfig
 
@@ -296,7 +297,7 @@ def make_callbacks(config, run, info, probe, writes=True):
     callback_list += [
         keras.callbacks.CSVLogger(os.path.join(run.path, rundir.HISTORY), append=True),
         checkpoints.BestModelCheckpoint(run.path, run.best),
-        keras.callbacks.TensorBoard(run.path),
+        tensorboard.RunTensorBoard(run.path),
     ]
     if backup_dir:
         callback_list.append(checkpoints.RunBackup(backup_dir))
