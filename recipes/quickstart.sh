@@ -3,8 +3,11 @@
 # package and its [train] extra: TensorFlow, tfds, TensorBoard), get the
 # offline real data set (Debian's dataset-fashion-mnist), train a Procrustes
 # ResNet (ProcResNet-58) on a short schedule, with TensorBoard logs in
-# runs/quickstart (runs/quickstart-2, ... on later runs). Extra options go to
-# `keras-procrustes-train`.
+# runs/quickstart (runs/quickstart-2, ... on later runs): the scalars, weight
+# histograms, the model's graph and, after every epoch, the paper's figure
+# (the per-block gradient norm ratio profile, --grad-norm-every; matplotlib
+# from the [figures] extra draws it). Extra options go to
+# `python -m keras_procrustes.cli.train`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +19,10 @@ fi
 [ -d .venv ] || python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[train]"
+python -m pip install -q -e ".[train,figures]"
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
-keras-procrustes-train --model procresnet58 --dataset fashion_mnist \
-  --epochs 3 --max-train-examples 10000 --log-dir runs/quickstart --existing new "$@"
+python -m keras_procrustes.cli.train --model procresnet58 --dataset fashion_mnist \
+  --epochs 3 --max-train-examples 10000 --grad-norm-every 1 \
+  --log-dir runs/quickstart --existing new "$@"
 echo "Watch it: . .venv/bin/activate && tensorboard --logdir runs"

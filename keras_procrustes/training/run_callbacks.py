@@ -7,6 +7,7 @@ import keras
 from keras_procrustes.training import callbacks as kp_callbacks
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training import rundir
+from keras_procrustes.training import tensorboard
 
 
 def make_callbacks(config, run, info, probe, writes=True):
@@ -36,7 +37,7 @@ def make_callbacks(config, run, info, probe, writes=True):
     callback_list += [
         keras.callbacks.CSVLogger(os.path.join(run.path, rundir.HISTORY), append=True),
         checkpoints.BestModelCheckpoint(run.path, run.best),
-        keras.callbacks.TensorBoard(run.path),
+        tensorboard.RunTensorBoard(run.path),
     ]
     if backup_dir:
         callback_list.append(checkpoints.RunBackup(backup_dir))

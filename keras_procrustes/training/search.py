@@ -131,7 +131,9 @@ def use_chief_oracle(role):
 def _tensorboard(project):
     import keras
 
-    return keras.callbacks.TensorBoard(os.path.join(project, "tensorboard"))
+    # No conceptual graph: TensorBoard reads Keras 3's as a malformed GraphDef
+    # (see training.tensorboard).
+    return keras.callbacks.TensorBoard(os.path.join(project, "tensorboard"), write_graph=False)
 
 
 def _save_best(search_tuner, project):
