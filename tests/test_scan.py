@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_procrustes import autodiff
-from keras_procrustes import callbacks
+from keras_procrustes.training import callbacks
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
