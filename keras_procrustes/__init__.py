@@ -10,6 +10,7 @@ by name (see `keras_procrustes.optional`).
 
 from keras_procrustes import constraints
 from keras_procrustes import diagnostics
+from keras_procrustes import initializers
 from keras_procrustes import layers
 from keras_procrustes import models
 from keras_procrustes import spectral
