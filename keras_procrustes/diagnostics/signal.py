@@ -39,7 +39,10 @@ def channel_statistics(values, channels_axis=-1):
     flat = ops.reshape(values, (-1, values.shape[-1]))
     mean = ops.mean(flat, axis=0)
     variance = ops.mean(ops.square(flat - mean), axis=0)
-    return SignalStatistics(float(ops.mean(ops.square(mean))), float(ops.mean(variance)))
+    return SignalStatistics(
+        float(ops.convert_to_numpy(ops.mean(ops.square(mean)))),
+        float(ops.convert_to_numpy(ops.mean(variance))),
+    )
 
 
 class _Recorder(graph_run.Touch):
