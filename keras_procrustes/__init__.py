@@ -26,6 +26,7 @@ __all__ = [
     "ProcrustesProjection",
     "constraints",
     "diagnostics",
+    "initializers",
     "layers",
     "models",
     "spectral",

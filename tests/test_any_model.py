@@ -133,3 +133,19 @@ def test_an_add_of_two_inputs_is_not_a_block():
     assert diagnostics.find_blocks(model) == []
     with pytest.raises(ValueError, match="no residual block"):
         diagnostics.gradient_norm_ratios(model, [np.ones((1, 4))] * 2, np.zeros((1, 4)))
+
+
+def test_signal_propagation_of_a_scanned_stack_equals_the_unrolled_blocks():
+    from keras_procrustes import models
+
+    keras.utils.set_random_seed(0)
+    options = dict(input_shape=(8, 8, 3), classes=3, include_preprocessing=False)
+    unrolled = models.get("procresnet22_bottleneck", scan=False, **options)
+    scanned = models.convert_weights(
+        unrolled, models.get("procresnet22_bottleneck", scan=True, **options))
+    x, _ = _batch(4, 8, 3)
+    expected = diagnostics.signal_propagation(unrolled, x)
+    got = diagnostics.signal_propagation(scanned, x)
+    assert list(got) == list(expected) and "stage2_block2" in got
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4)
