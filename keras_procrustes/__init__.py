@@ -13,6 +13,7 @@ and keras-tuner, from the `[train]` and `[tune]` extras; import it by name
 
 from keras_procrustes import constraints
 from keras_procrustes import diagnostics
+from keras_procrustes import initializers
 from keras_procrustes import layers
 from keras_procrustes import models
 from keras_procrustes import spectral
@@ -28,6 +29,7 @@ __all__ = [
     "ProcrustesProjection",
     "constraints",
     "diagnostics",
+    "initializers",
     "layers",
     "models",
     "spectral",

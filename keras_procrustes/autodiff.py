@@ -45,3 +45,54 @@ def value_and_gradients(fn, tensors):
         f"Gradients are implemented for tensorflow, jax and torch; the "
         f"backend is {backend!r}."
     )
+
+
+def apply_and_transpose(linear_fn):
+    """`v -> (A v, A^T A v)` for a linear function `A`, compiled where possible.
+
+    `A^T` is the vector-Jacobian product of `linear_fn` at `v` with the
+    cotangent `A v`. On TensorFlow the pair is one `tf.function`, on JAX one
+    `jax.jit`, so a power iteration does not dispatch op by op; PyTorch runs
+    eagerly.
+
+    Args:
+        linear_fn: a linear function of one tensor. It must not change
+            Keras variables.
+
+    Returns:
+        A function of a tensor `v` returning the pair `(A v, A^T A v)`.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def pair(vector):
+            with tf.GradientTape() as tape:
+                tape.watch(vector)
+                image = linear_fn(vector)
+            return image, tape.gradient(image, vector, output_gradients=image)
+
+        return pair
+    if backend == "jax":
+        import jax
+
+        def pair(vector):
+            image, pullback = jax.vjp(linear_fn, vector)
+            return image, pullback(image)[0]
+
+        return jax.jit(pair)
+    if backend == "torch":
+        import torch
+
+        def pair(vector):
+            vector = vector.detach().requires_grad_(True)
+            image = linear_fn(vector)
+            (back,) = torch.autograd.grad(image, vector, image.detach())
+            return image.detach(), back
+
+        return pair
+    raise NotImplementedError(
+        f"Gradients are implemented for tensorflow, jax and torch; the "
+        f"backend is {backend!r}."
+    )

@@ -4,6 +4,7 @@ import math
 
 from keras import ops
 
+from keras_procrustes import checks
 from keras_procrustes import polar
 from keras_procrustes import spectral
 
@@ -37,6 +38,7 @@ def project_kernel(
     engine="svd",
     iterations=10,
     conjugate_bug=False,
+    alternations=1,
 ):
     """Projects a kernel so its operator's singular values are `target`.
 
@@ -45,7 +47,10 @@ def project_kernel(
     inverse-transformed and cropped back to the kernel's support. A 1x1
     kernel (and a Dense kernel) has the same matrix at every frequency, so
     it takes one real polar factor and the projection is exact. For larger
-    kernels the crop makes it approximate; repeated projections converge.
+    kernels the crop makes it approximate: `alternations` rounds of
+    project-then-crop (alternating projections between the norm-preserving
+    operators and the kernels of the layer's support) bring the singular
+    values closer to `target`.
     Dense and Conv1D kernels are projected in their Conv2D view
     (`spectral.as_conv2d`).
 
@@ -62,10 +67,14 @@ def project_kernel(
         conjugate_bug: if `True`, reproduce the authors' code, which returns
             the conjugate of the polar factor (a spatial flip; it collapses a
             3x3 kernel onto one tap). For reproduction only.
+        alternations: rounds of project-then-crop, a positive int; 1 is the
+            paper's projection. A 1x1 (or Dense) kernel takes one round,
+            which is exact.
 
     Returns:
         The projected kernel, with the input's shape and dtype.
     """
+    checks.check_positive_int("alternations", alternations)
     kernel_2d, fft_shape = spectral.as_conv2d(kernel, spatial_shape)
     shape = tuple(kernel.shape)
     if target is None:
@@ -77,11 +86,19 @@ def project_kernel(
             matrix, engine=engine, iterations=iterations
         )
     else:
-        real, imag = spectral.kernel_spectrum(kernel_2d, fft_shape)
-        real, imag = polar.polar_factor(real, imag, engine, iterations)
-        if conjugate_bug:
-            imag = -imag
-        projected = spectral.kernel_from_spectrum(
-            real, imag, fft_shape, (kh, kw)
-        )
+        projected = kernel_2d
+        for _ in range(alternations):  # polar factors ignore the scale
+            projected = _project_and_crop(
+                projected, fft_shape, engine, iterations, conjugate_bug
+            )
     return ops.cast(ops.reshape(projected * target, shape), kernel.dtype)
+
+
+def _project_and_crop(kernel_2d, fft_shape, engine, iterations, conjugate_bug):
+    """One round: every transfer matrix to its polar factor, then the crop."""
+    kh, kw = kernel_2d.shape[:2]
+    real, imag = spectral.kernel_spectrum(kernel_2d, fft_shape)
+    real, imag = polar.polar_factor(real, imag, engine, iterations)
+    if conjugate_bug:
+        imag = -imag
+    return spectral.kernel_from_spectrum(real, imag, fft_shape, (kh, kw))

@@ -87,7 +87,7 @@ def test_half_probability_follows_the_step_draw(steps):
 def test_config_round_trip():
     constraint = ProcrustesProjection(
         (8, 6), target_scale=0.9, probability=0.25, engine="newton_schulz",
-        iterations=7, seed=3, conjugate_bug=True,
+        iterations=7, seed=3, conjugate_bug=True, alternations=3,
     )
     restored = keras.constraints.deserialize(keras.constraints.serialize(constraint))
     assert isinstance(restored, ProcrustesProjection)
@@ -107,6 +107,8 @@ def test_config_round_trip():
         ({"spatial_shape": (True,)}, r"spatial_shape=\(True,\)"),
         ({"spatial_shape": True}, "spatial_shape=True"),
         ({"iterations": True}, "iterations=True"),
+        ({"alternations": 0}, "alternations=0"),
+        ({"alternations": 2.0}, "alternations=2.0"),
     ],
 )
 def test_bad_options_name_the_value(kwargs, message):

@@ -222,3 +222,32 @@ def test_monitor_every_n_epochs():
     assert sorted(monitor.history) == [2]
     with pytest.raises(ValueError, match="every=0"):
         callbacks.NormPreservationMonitor(x, y, every=0)
+
+
+def test_monitor_measures_any_model_with_signal_and_operator_norms(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    stem = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="stem")(inputs)
+    branch = keras.layers.Conv2D(4, 3, padding="same", name="conv")(keras.layers.ReLU()(stem))
+    merged = keras.layers.Add(name="block")([stem, branch])
+    outputs = keras.layers.Dense(3, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(merged))
+    model = keras.Model(inputs, outputs)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = _batch(8)
+    monitor = callbacks.NormPreservationMonitor(
+        x, y, log_dir=str(tmp_path / "tb"), signal_propagation=True,
+        operator_norm_layers=["stem"])
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[monitor])
+    for key in ("grad_norm_ratio/block", "signal_mean_squared/block",
+                "signal_variance/block", "operator_norm/stem"):
+        assert len(history.history[key]) == 2, key
+    assert sorted(monitor.operator_norm_history) == [0, 1, 2]
+    assert history.history["operator_norm/stem"][-1] == monitor.operator_norm_history[2]["stem"]
+    copy.deepcopy(monitor)
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    for tag in ("operator_norm/stem", "signal_variance/block"):
+        assert [e.step for e in events.Tensors(tag)] == [0, 1]
+    with pytest.raises(ValueError, match="name='nope'"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[
+            callbacks.NormPreservationMonitor(x, y, operator_norm_layers=["nope"])])

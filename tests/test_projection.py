@@ -190,3 +190,40 @@ def test_conjugate_bug_mode_equals_the_authors_algorithm():
     correct = np.asarray(projection.project_kernel(kernel, (8, 8)))
     np.testing.assert_allclose(reproduced, authors, atol=1e-4)
     assert np.abs(correct - authors).max() > 0.1
+
+
+def _stem_spread(alternations):
+    """(min, max) singular value over the target of a projected 3x3 kernel."""
+    kernel = np.random.default_rng(5).normal(size=(3, 3, 2, 6)).astype("float32")
+    target = np.sqrt(3.0)
+    projected = projection.project_kernel(kernel, (6, 6), alternations=alternations)
+    values = operator_singular_values(np.asarray(projected, "float64"), 6, 6) / target
+    return values.min(), values.max()
+
+
+def test_alternations_narrow_the_spread_of_a_3x3_kernel():
+    spreads = [_stem_spread(n) for n in (1, 2, 4, 8)]
+    widths = [high - low for low, high in spreads]
+    assert all(b < a for a, b in zip(widths, widths[1:])), widths
+    assert widths[-1] < 0.5 * widths[0]
+
+
+def test_one_alternation_is_the_single_projection():
+    kernel = np.random.default_rng(6).normal(size=(3, 3, 2, 4)).astype("float32")
+    once = projection.project_kernel(kernel, (5, 5))
+    np.testing.assert_array_equal(
+        np.asarray(projection.project_kernel(kernel, (5, 5), alternations=1)), np.asarray(once))
+    # Two alternations are one projection applied to the first's result.
+    again = projection.project_kernel(np.asarray(once), (5, 5))
+    np.testing.assert_allclose(
+        np.asarray(projection.project_kernel(kernel, (5, 5), alternations=2)),
+        np.asarray(again), atol=1e-5)
+
+
+def test_alternations_leave_a_1x1_kernel_unchanged():
+    kernel = np.random.default_rng(7).normal(size=(1, 1, 4, 8)).astype("float32")
+    once = np.asarray(projection.project_kernel(kernel, (4, 4)))
+    many = np.asarray(projection.project_kernel(kernel, (4, 4), alternations=4))
+    np.testing.assert_array_equal(many, once)
+    values = operator_singular_values(many.astype("float64"), 4, 4)
+    np.testing.assert_allclose(values, np.sqrt(2.0), atol=1e-5)

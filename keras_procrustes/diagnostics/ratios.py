@@ -1,0 +1,145 @@
+"""Gradient norm ratios: `||dL/d block input|| / ||dL/d block output||`.
+
+The ratio of Zaeemzadeh et al. ("Norm-preservation: why residual networks
+can become extremely deep?", TPAMI 2020): identity blocks stay near 1,
+dimension-changing blocks are the outliers, and projecting their
+convolutions brings them back to 1.
+"""
+
+import keras
+from keras import ops
+
+from keras_procrustes import autodiff
+from keras_procrustes.diagnostics import blocks as blocks_lib
+from keras_procrustes.diagnostics import graph_run
+
+
+def loss_function(model, loss):
+    """The Keras loss to differentiate: `loss`, else the model's, else sparse CE."""
+    if loss is None:
+        loss = getattr(model, "loss", None) or "sparse_categorical_crossentropy"
+    return keras.losses.get(loss)
+
+
+class _Probes(graph_run.Touch):
+    """Adds a zero probe at each block's input and output tensor.
+
+    With zero probes nothing changes, and the gradient of the loss with
+    respect to a probe is the gradient at its tensor. A tensor that is one
+    block's output and the next one's input has one probe. A stack gets a
+    pair of probes with a leading block axis.
+    """
+
+    def __init__(self, blocks):
+        self.keys = {}  # id(symbolic tensor) or id(stack layer) -> probe index
+        for block in blocks:
+            for symbolic in (block.input, block.output):
+                if block.layer is not None and isinstance(
+                        block.layer, blocks_lib.IdentityResidualStack):
+                    symbolic = block.layer
+                self.keys.setdefault(id(symbolic), len(self.keys))
+        self.shapes = {}
+        self.values = None
+
+    def probe(self, key):
+        return None if self.values is None else self.values[self.keys[key]]
+
+    def tensor(self, symbolic, value):
+        key = id(symbolic)
+        if key not in self.keys:
+            return value
+        if self.values is None:
+            self.shapes[self.keys[key]] = tuple(ops.shape(value))
+            return value
+        return value + self.probe(key)
+
+    def stack(self, layer, inputs, training):
+        if id(layer) not in self.keys:
+            return layer(inputs, training=training)
+        if self.values is None:
+            shape = (layer.num_blocks, 2, *ops.shape(inputs))
+            self.shapes[self.keys[id(layer)]] = shape
+            return layer(inputs, training=training)
+        pair = self.probe(id(layer))
+        return layer(inputs, training=training, probes=(pair[:, 0], pair[:, 1]))
+
+
+def _norms(gradient, leading):
+    flat = ops.reshape(gradient, (leading, -1))
+    return ops.convert_to_numpy(ops.sqrt(ops.sum(ops.square(flat), axis=1)))
+
+
+def gradient_norm_ratios(model, x, y, loss=None, training=True):
+    """`||dL/d block input|| / ||dL/d block output||` of each residual block.
+
+    Blocks are found from the model's graph (`diagnostics.find_blocks`): an
+    `Add` merge's output is the block output; the block input is the tensor
+    where the skip path and the residual branch split (for an identity skip,
+    the skip input itself; a block's pre-activation belongs to the block).
+    This package's blocks, stacks and transitions are measured at their own
+    input and output. Norms are over the whole batch. Batch norm runs in
+    `training` mode (the paper measures during training); no variable is
+    changed.
+
+    Args:
+        model: a functional or Sequential Keras model, e.g.
+            `keras.applications.ResNet50V2(weights=None)`, or one of this
+            package's models; nested functional models are searched too.
+        x: a batch of inputs.
+        y: the batch's targets.
+        loss: a Keras loss (name, function or object); default the model's
+            compiled loss, else sparse categorical cross-entropy. Its mean
+            over the batch is differentiated.
+        training: batch-norm mode.
+
+    Returns:
+        A dict, block name -> ratio (float), in graph order: an `Add`
+        block under the `Add` layer's name (`conv2_block1_out`), a package
+        layer under its name, a stack one entry per block
+        (`stage1_block5`).
+
+    Raises:
+        ValueError: if the model has no block, two blocks share a name, or
+            the model has no functional graph to run.
+
+    Example:
+    >>> model = keras.applications.ResNet50V2(weights=None, input_shape=(32, 32, 3))
+    >>> ratios = gradient_norm_ratios(model, x[:8], y[:8])
+    >>> ratios["conv3_block1_out"]
+    """
+    names = blocks_lib.block_names(model)
+    blocks = blocks_lib.find_blocks(model)
+    if blocks_lib.graph_of(model) is None:
+        raise ValueError(
+            f"Model '{model.name}' is not functional or Sequential: it has no "
+            "graph to place the measurements in."
+        )
+    loss_fn = loss_function(model, loss)
+    probes = _Probes(blocks)
+    x = ops.convert_to_tensor(x)
+    y = ops.convert_to_tensor(y)
+    with keras.StatelessScope():
+        graph_run.run(model, x, probes, training)  # records concrete shapes
+    zeros = [ops.zeros(probes.shapes[i], x.dtype) for i in range(len(probes.keys))]
+
+    def batch_loss(values):
+        probes.values = values
+        try:
+            with keras.StatelessScope():
+                predictions = graph_run.run(model, x, probes, training)
+                return ops.mean(loss_fn(y, predictions))
+        finally:
+            probes.values = None
+
+    _, grads = autodiff.value_and_gradients(batch_loss, zeros)
+    ratios = []
+    for block in blocks:
+        if isinstance(block.layer, blocks_lib.IdentityResidualStack):
+            pair = grads[probes.keys[id(block.layer)]]
+            count = block.layer.num_blocks
+            ratios.extend(_norms(pair[:, 0], count) / _norms(pair[:, 1], count))
+        else:
+            norm_in = _norms(grads[probes.keys[id(block.input)]], 1)
+            norm_out = _norms(grads[probes.keys[id(block.output)]], 1)
+            ratios.extend(norm_in / norm_out)
+    return {name: float(ratio) for name, ratio in zip(names, ratios)}

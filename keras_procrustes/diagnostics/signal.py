@@ -1,0 +1,116 @@
+"""Signal propagation: forward statistics of the residual stream per block.
+
+The statistics of Brock, De & Smith ("Characterizing signal propagation to
+close the performance gap in unnormalized ResNets", ICLR 2021): at each
+block's output, the average over channels of the squared channel mean and
+of the channel variance, the means and variances taken over the batch and
+every spatial position.
+"""
+
+import collections
+
+import keras
+from keras import ops
+
+from keras_procrustes.diagnostics import blocks as blocks_lib
+from keras_procrustes.diagnostics import graph_run
+
+SignalStatistics = collections.namedtuple(
+    "SignalStatistics", "mean_squared variance")
+SignalStatistics.__doc__ = """One block output's statistics.
+
+Attributes:
+    mean_squared: the average squared channel mean.
+    variance: the average channel variance.
+"""
+
+
+def channel_statistics(values, channels_axis=-1):
+    """`SignalStatistics` of a batch of activations.
+
+    Args:
+        values: a tensor `(batch, ..., channels)` (channels last by default).
+        channels_axis: the channels axis.
+
+    Returns:
+        A `SignalStatistics` of floats.
+    """
+    values = ops.moveaxis(ops.cast(values, "float32"), channels_axis, -1)
+    flat = ops.reshape(values, (-1, values.shape[-1]))
+    mean = ops.mean(flat, axis=0)
+    variance = ops.mean(ops.square(flat - mean), axis=0)
+    return SignalStatistics(
+        float(ops.convert_to_numpy(ops.mean(ops.square(mean)))),
+        float(ops.convert_to_numpy(ops.mean(variance))),
+    )
+
+
+class _Recorder(graph_run.Touch):
+    """Keeps the value of every block output; a stack's block by block."""
+
+    def __init__(self, blocks):
+        self.outputs = {id(b.output): None for b in blocks if b.output is not None}
+        self.stacks = {}
+
+    def tensor(self, symbolic, value):
+        if id(symbolic) in self.outputs:
+            self.outputs[id(symbolic)] = value
+        return value
+
+    def stack(self, layer, inputs, training):
+        # The stack's blocks one at a time, with its own block function.
+        training = bool(training) and layer.trainable
+        weights = [variable.value for variable in layer.block_weights()]
+        per_unit = len(weights) // len(layer.units)
+        x, outputs = inputs, []
+        for index in range(layer.num_blocks):
+            block = [w[index] for w in weights]
+            units = [block[i * per_unit:(i + 1) * per_unit] for i in range(len(layer.units))]
+            x, _ = layer._block(x, units, training)
+            outputs.append(x)
+        self.stacks[id(layer)] = outputs
+        return x
+
+
+def signal_propagation(model, x, training=True):
+    """Forward statistics at each residual block's output, in graph order.
+
+    Blocks are found as by `gradient_norm_ratios` (`diagnostics.find_blocks`).
+    No variable is changed: batch norm in training mode normalises with the
+    batch's moments and its moving statistics stay as they are.
+
+    Args:
+        model: a functional or Sequential Keras model (e.g.
+            `keras.applications.ResNet50V2(weights=None)`).
+        x: a batch of inputs.
+        training: batch-norm mode (default `True`: the statistics the
+            network sees while it trains).
+
+    Returns:
+        A dict, block name -> `SignalStatistics(mean_squared, variance)`,
+        channels last.
+
+    Raises:
+        ValueError: as `gradient_norm_ratios`.
+
+    Example:
+    >>> stats = signal_propagation(model, x[:8])
+    >>> stats["conv2_block1_out"].variance
+    """
+    names = blocks_lib.block_names(model)
+    blocks = blocks_lib.find_blocks(model)
+    if blocks_lib.graph_of(model) is None:
+        raise ValueError(
+            f"Model '{model.name}' is not functional or Sequential: it has no "
+            "graph to take the block outputs from."
+        )
+    recorder = _Recorder(blocks)
+    with keras.StatelessScope():
+        graph_run.run(model, ops.convert_to_tensor(x), recorder, training)
+    values = []
+    for block in blocks:
+        if isinstance(block.layer, blocks_lib.IdentityResidualStack):
+            values.extend(recorder.stacks[id(block.layer)])
+        else:
+            values.append(recorder.outputs[id(block.output)])
+    return {name: channel_statistics(value) for name, value in zip(names, values)}
