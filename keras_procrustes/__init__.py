@@ -21,7 +21,7 @@ from keras_procrustes.constraints import ProcrustesProjection
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import NormPreservingTransition
 
-__version__ = "0.3.0"  # the one place; pyproject.toml reads it
+__version__ = "0.4.0"  # the one place; pyproject.toml reads it
 
 __all__ = [
     "IdentityResidualBlock",

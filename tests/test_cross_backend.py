@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 BACKENDS = ("tensorflow", "jax", "torch")
-CHILD = os.path.join(os.path.dirname(__file__), "cross_backend_child.py")
+CHILD = os.path.join(os.path.dirname(__file__), "children", "cross_backend_child.py")
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "tensorflow",
@@ -24,6 +24,8 @@ pytestmark = [
     pytest.mark.skipif(any(importlib.util.find_spec(b) is None for b in BACKENDS),
                        reason="needs tensorflow, jax and torch installed"),
     pytest.mark.xdist_group("cross_backend"),  # one worker runs the module's children
+    pytest.mark.multiprocess,
+    pytest.mark.slow,
 ]
 
 

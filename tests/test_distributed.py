@@ -11,12 +11,13 @@ import pytest
 
 from keras_procrustes.constraints import projection_draw
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="MirroredStrategy is TensorFlow's",
-)
+pytestmark = [
+    pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                       reason="MirroredStrategy is TensorFlow's"),
+    pytest.mark.multiprocess,
+]
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_fit.py")
+SCRIPT = os.path.join(os.path.dirname(__file__), "children", "mirrored_fit.py")
 
 
 def _run(probability, steps):

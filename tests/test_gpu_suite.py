@@ -17,11 +17,10 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHMARKS = os.path.join(ROOT, "benchmarks")
 SCRIPT = os.path.join(BENCHMARKS, "gpu_suite.sh")
-sys.path.insert(0, BENCHMARKS)
 
-from gpu_suite import peaks  # noqa: E402
-from gpu_suite import plan  # noqa: E402
-from gpu_suite import report  # noqa: E402
+from gpu_suite import peaks  # benchmarks/, on pytest's pythonpath
+from gpu_suite import plan
+from gpu_suite import report
 
 ONE_PASS = pytest.mark.skipif(
     keras.backend.backend() != "jax",

@@ -1,7 +1,6 @@
 """`IdentityResidualBlock`, `ConvShortcutResidualBlock`, `NormPreservingTransition`."""
 
 import os
-import sys
 
 import keras
 import numpy as np
@@ -172,8 +171,7 @@ def test_remat_is_passed_to_every_block_of_a_model():
 
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="counts jax.vjp residuals")
 def test_remat_keeps_fewer_activations_for_the_backward_pass():
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-    from memory import saved_for_backward_bytes
+    from memory import saved_for_backward_bytes  # benchmarks/, on pytest's pythonpath
 
     saved = {}
     for remat in (False, True):

@@ -28,10 +28,12 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                        reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)"),
     pytest.mark.xdist_group("multiprocess"),  # one worker runs the module's job
+    pytest.mark.multiprocess,
+    pytest.mark.slow,
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "tests", "job_fit.py")
+SCRIPT = os.path.join(ROOT, "tests", "children", "job_fit.py")
 DEADLINE_S = 240
 # 96 images, global batch 32 (8 per device): 3 steps an epoch, 6 in all. The
 # lr is small so that float round-off (the gradient sums run in another

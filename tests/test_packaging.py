@@ -13,7 +13,7 @@ import pytest
 from keras_procrustes import optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORE_CHECK = os.path.join(REPO, "tests", "core_only_check.py")
+CORE_CHECK = os.path.join(REPO, "tests", "children", "core_only_check.py")
 
 
 def test_python_OO_imports_the_package():
@@ -79,6 +79,7 @@ def _wheel_metadata(wheel):
     return [line.split(": ", 1) for line in lines if ": " in line and not line.startswith(" ")]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="a fresh venv and a pip install (about a minute): run once, on the TensorFlow pass",

@@ -177,11 +177,7 @@ def test_conjugate_bug_mode_equals_the_authors_algorithm():
     # (all frequencies, real 2c form, coupled Newton-Schulz on K^T K, the
     # complex matrix rebuilt as K11 - i K12). Our named reproduction mode
     # must give the same kernel; our default must not.
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-    from projection import authors_projection
+    from projection import authors_projection  # benchmarks/, on pytest's pythonpath
 
     kernel = np.random.default_rng(5).normal(size=(3, 3, 3, 8)).astype("float32")
     target = np.sqrt(8 / 3)
