@@ -3,7 +3,7 @@
     python benchmarks/alternations.py [--repeats 5] [--seed 0]
     KERAS_BACKEND=jax python benchmarks/alternations.py
 
-For the stem of ProcResNet (3x3, 3->64 at 32x32, target sqrt(64/3)), from a
+For the stem of ProcrustesResNet (3x3, 3->64 at 32x32, target sqrt(64/3)), from a
 He-normal kernel, prints for 1, 2, 4 and 8 alternations: the smallest and
 largest singular value of the projected kernel's operator (stride 1,
 circular padding) over the target, by numpy's FFT and SVD (independent of

@@ -19,7 +19,7 @@ process and prints, with the ratio remat / plain per backend:
 
 `--no-steps` gives the JAX figure that needs neither a run nor a compile
 (`saved`), for models that do not fit in this machine's memory (compiling
-ProcResNet-1003 at batch 128 for the CPU took over 24 GB).
+ProcrustesResNet-1003 at batch 128 for the CPU took over 24 GB).
 """
 
 import argparse

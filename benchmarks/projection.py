@@ -7,13 +7,13 @@ Prints, as medians of `--repeats` timed runs after a warm-up, all in one
 process so that ratios compare like with like:
 
 1. Projecting the stem (3x3, 3->64 at 32x32) and both transitions (1x1,
-   64->128 and 128->256) of ProcResNet-166 with our engines, and with a
+   64->128 and 128->256) of ProcrustesResNet-166 with our engines, and with a
    faithful reimplementation of the authors' algorithm (every one of the
    n*n frequencies, real 2c form, K^T K, 10 coupled Newton-Schulz
    iterations for (K^T K)^(-1/2), their FFT sizes 32/16/8), each compiled
    the same way (tf.function or jax.jit).
-2. A training step of ResNet-164, ProcResNet-166 (projection probability
-   0.5, as trained) and ProcResNet-166 projecting at every step, at the same
+2. A training step of ResNet-164, ProcrustesResNet-166 (projection probability
+   0.5, as trained) and ProcrustesResNet-166 projecting at every step, at the same
    batch; the projection's share of a step; and the step-time ratio.
 """
 
@@ -177,7 +177,7 @@ def main():
     parser.add_argument("--skip-steps", action="store_true")
     args = parser.parse_args()
     print(f"backend {keras.backend.backend()}, devices: {describe_devices()}")
-    print("Projection of ProcResNet-166's stem and two transitions:")
+    print("Projection of ProcrustesResNet-166's stem and two transitions:")
     ours = projection_benchmark(args.repeats)
     if not args.skip_steps:
         print(f"Training step, batch {args.batch_size}, 32x32x3:")

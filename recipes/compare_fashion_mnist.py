@@ -2,7 +2,7 @@
 
     python recipes/compare_fashion_mnist.py [--epochs 8] [--max-train-examples 20000]
 
-Trains ProcResNet-58 (`procrustes=True`) and ResNet-56 (`procrustes=False`)
+Trains ProcrustesResNet-58 (`procrustes=True`) and ResNet-56 (`procrustes=False`)
 one after the other on Fashion-MNIST (Debian's dataset-fashion-mnist, found
 offline), with the paper's recipe scaled to the budget, and prints a table
 of test accuracy, CPU time and wall time. Logs go to runs/compare/.

@@ -11,8 +11,8 @@ published form (TPAMI 2020: projected transitions; `procresnet{D+2}`).
 
 Figure 1 (the paper's main figure): the gradient norm ratio
 ||dL/dx_in|| / ||dL/dx_out|| of every residual block and transition of
-the three forms at depth --depth (164: ResNet-164, ProcResNet-164 (2018),
-ProcResNet-166), at initialisation and after each epoch of a short training
+the three forms at depth --depth (164: ResNet-164, ProcrustesResNet-164 (2018),
+ProcrustesResNet-166), at initialisation and after each epoch of a short training
 on Fashion-MNIST (Debian's dataset-fashion-mnist) with one optimizer for all
 three, on a log axis from 0.1 to 10. Figure 2: the spread of the identity
 blocks' ratios, |ln ratio|, at initialisation, for --depths (56, 164 and

@@ -2,7 +2,7 @@
 # The main job on a fresh machine with no internet: set up a venv (the
 # package and its [train] extra: TensorFlow, tfds, TensorBoard), get the
 # offline real data set (Debian's dataset-fashion-mnist), train a Procrustes
-# ResNet (ProcResNet-58) on a short schedule, with TensorBoard logs in
+# ResNet (ProcrustesResNet-58) on a short schedule, with TensorBoard logs in
 # runs/quickstart (runs/quickstart-2, ... on later runs): the scalars, weight
 # histograms, the model's graph and, after every epoch, the paper's figure
 # (the per-block gradient norm ratio profile, --grad-norm-every; matplotlib

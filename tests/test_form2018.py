@@ -193,7 +193,7 @@ def _hand_count(n, blocks, width, classes):
     ("procresnet1001_2018", 100, 10_320_340),
 ])
 def test_preset_parameter_counts(name, classes, expected):
-    # ProcResNet-1001 builds in about 2 s: its stages are scanned.
+    # ProcrustesResNet-1001 builds in about 2 s: its stages are scanned.
     assert models.PRESETS[name]["parameters"][classes] == expected
     n = {"procresnet164_2018": 18, "procresnet1001_2018": 111}[name]
     assert _hand_count(n, (4_544, 17_792, 70_400), 256, classes) == expected

@@ -144,14 +144,14 @@ def test_ratios_and_peaks():
         "jax-bf16-procresnet1003-remat-b128": {"status": "timeout", "reason": "killed"},
     }
     found = {r["name"]: r["value"] for r in report.ratios(results, sizes)}
-    assert found["jax-bf16 b128: ProcResNet-166 / ResNet-164 images/s"] == pytest.approx(0.9)
-    assert found["jax-bf16 b128: projection's share of a ProcResNet-166 step at p=0.5"] == (
+    assert found["jax-bf16 b128: ProcrustesResNet-166 / ResNet-164 images/s"] == pytest.approx(0.9)
+    assert found["jax-bf16 b128: projection's share of a ProcrustesResNet-166 step at p=0.5"] == (
         pytest.approx(0.25))
     assert found["b128: jax-bf16 resnet164_baseline / plain PyTorch ResNet-164 images/s"] == (
         pytest.approx(0.5))
-    assert found["jax-bf16 b128: first step (compile) ProcResNet-1003 / ProcResNet-166"] == (
+    assert found["jax-bf16 b128: first step (compile) ProcrustesResNet-1003 / ProcrustesResNet-166"] == (
         pytest.approx(3.0))
-    assert found["jax-bf16 b128: ProcResNet-1003 peak memory, remat / no remat"] is None
+    assert found["jax-bf16 b128: ProcrustesResNet-1003 peak memory, remat / no remat"] is None
     assert peaks.peak_for("NVIDIA H200")["bf16"] == 989.5
     assert peaks.peak_for("NVIDIA H100 PCIe")["tf32"] == 378.0
     assert peaks.peak_for("NVIDIA H100 80GB HBM3")["matched"] == "H100"

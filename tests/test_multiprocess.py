@@ -1,6 +1,6 @@
 """A training job of two JAX processes on 127.0.0.1, for real (JAX pass only).
 
-Two processes with two CPU devices each train ProcResNet-13 on Fashion-MNIST
+Two processes with two CPU devices each train ProcrustesResNet-13 on Fashion-MNIST
 shards; one is killed in epoch 2 and the job is rerun. The resumed job must
 start at the backed-up epoch, hold the same weights in both processes, and
 end where one process with four devices ends on the same global batches.

@@ -118,7 +118,7 @@ def test_core_wheel_runs_on_jax_without_tensorflow(tmp_path):
     assert found["backend"] == "jax"
     assert found["version"] == found["metadata_version"] == keras_procrustes.__version__
     assert found["modules_loaded"] == []
-    assert found["trainable_parameters"] == 878_714  # ProcResNet-58, as in test_models
+    assert found["trainable_parameters"] == 878_714  # ProcrustesResNet-58, as in test_models
     assert found["prediction_shape"] == [2, 10]
     assert found["prediction_sums"] == pytest.approx([1.0, 1.0], abs=1e-5)
     assert found["reload_max_difference"] < 1e-6

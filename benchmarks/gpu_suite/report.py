@@ -40,11 +40,11 @@ def ratios(results, sizes):
     for batch in sizes["batches"]:
         for mode in MODES:
             found.append(_ratio(
-                f"{mode} b{batch}: ProcResNet-166 / ResNet-164 images/s",
+                f"{mode} b{batch}: ProcrustesResNet-166 / ResNet-164 images/s",
                 _figure(results, f"{mode}-{plan.PROC}-b{batch}", rate),
                 _figure(results, f"{mode}-{plan.BASE}-b{batch}", rate)))
         found.append(_ratio(
-            f"jax-bf16 b{batch}: projection's share of a ProcResNet-166 step at p=0.5",
+            f"jax-bf16 b{batch}: projection's share of a ProcrustesResNet-166 step at p=0.5",
             _figure(results, f"jax-bf16-{plan.PROC}-b{batch}", rate),
             _figure(results, f"jax-bf16-{plan.PROC}-p0-b{batch}", rate),
             lambda value: 1.0 - value))
@@ -58,13 +58,13 @@ def ratios(results, sizes):
     deep_id = f"jax-bf16-{plan.DEEP}-b{deep}"
     remat_id = f"jax-bf16-{plan.DEEP}-remat-b{deep}"
     found += [
-        _ratio(f"jax-bf16 b{deep}: first step (compile) ProcResNet-1003 / ProcResNet-166",
+        _ratio(f"jax-bf16 b{deep}: first step (compile) ProcrustesResNet-1003 / ProcrustesResNet-166",
                _figure(results, deep_id, "first_step_s"),
                _figure(results, f"jax-bf16-{plan.PROC}-b{deep}", "first_step_s")),
-        _ratio(f"jax-bf16 b{deep}: ProcResNet-1003 step time, remat / no remat",
+        _ratio(f"jax-bf16 b{deep}: ProcrustesResNet-1003 step time, remat / no remat",
                _figure(results, remat_id, "step_ms_mean"),
                _figure(results, deep_id, "step_ms_mean")),
-        _ratio(f"jax-bf16 b{deep}: ProcResNet-1003 peak memory, remat / no remat",
+        _ratio(f"jax-bf16 b{deep}: ProcrustesResNet-1003 peak memory, remat / no remat",
                _figure(results, remat_id, "peak_memory_gib"),
                _figure(results, deep_id, "peak_memory_gib")),
     ]

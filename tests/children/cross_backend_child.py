@@ -3,7 +3,7 @@
     python cross_backend_child.py train FOLDER    # train 2 steps, save, predict
     python cross_backend_child.py load FOLDER     # load the other backends' files
 
-`train` builds each form of a small ProcResNet (unrolled blocks and a scanned
+`train` builds each form of a small ProcrustesResNet (unrolled blocks and a scanned
 stack), trains it two SGD steps with the projection on every step, and writes
 `{backend}-{form}.keras`, its weights (`-weights.npz`) and its logits on a
 fixed batch (`-logits.npy`). `load` loads every other backend's `.keras` file,

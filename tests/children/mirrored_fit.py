@@ -1,4 +1,4 @@
-"""Fits a small ProcResNet under MirroredStrategy over two logical CPUs.
+"""Fits a small ProcrustesResNet under MirroredStrategy over two logical CPUs.
 
 Run as a script (the logical devices must exist before TensorFlow starts);
 prints one JSON line: per projected layer, the largest difference between
