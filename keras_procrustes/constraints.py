@@ -85,6 +85,11 @@ def _check_finite(kernel):
         )
 
 
+def _is_positive_number(value):
+    """A finite number > 0 (not a bool, not NaN or inf)."""
+    return checks.is_finite_number(value) and value > 0
+
+
 def _check_spatial_shape(spatial_shape):
     """`spatial_shape` as stored: None, a positive int or a tuple of them."""
     if spatial_shape is None:
@@ -186,14 +191,14 @@ class ProcrustesProjection(keras.constraints.Constraint):
                 f"`engine` must be one of {polar.ENGINES}. "
                 f"Received engine={engine!r}"
             )
-        if target is not None and target <= 0:
+        if target is not None and not _is_positive_number(target):
             raise ValueError(
-                f"`target` must be positive. Received target={target}"
+                f"`target` must be a finite positive number. Received target={target!r}"
             )
-        if target_scale <= 0:
+        if not _is_positive_number(target_scale):
             raise ValueError(
-                "`target_scale` must be positive. "
-                f"Received target_scale={target_scale}"
+                "`target_scale` must be a finite positive number. "
+                f"Received target_scale={target_scale!r}"
             )
         if (
             not isinstance(iterations, int)

@@ -299,3 +299,14 @@ def test_dense_and_conv1d_constraints_round_trip_through_keras_file(tmp_path):
         assert loaded.get_config() == original.get_config()
     assert restored.layers[0].kernel.constraint.spatial_shape == (10,)
     assert restored.layers[2].kernel.constraint.spatial_shape is None
+
+
+@pytest.mark.parametrize("arguments", [
+    {"target": float("nan")}, {"target": float("inf")}, {"target": True}, {"target": -1.0},
+    {"target_scale": float("nan")}, {"target_scale": float("inf")}, {"target_scale": 0.0},
+])
+def test_a_target_that_is_not_a_finite_positive_number_is_refused(arguments):
+    # NaN passes a `<= 0` check and would project every kernel to NaN.
+    name = next(iter(arguments))
+    with pytest.raises(ValueError, match=f"`{name}` must be a finite positive number"):
+        ProcrustesProjection((8, 8), **arguments)

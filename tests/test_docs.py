@@ -34,6 +34,10 @@ def python_blocks(text):
 PAGES_WITH_CODE = [page for page in PAGES if python_blocks(_read(page))]
 
 
+@pytest.mark.skipif(
+    __import__("keras").backend.backend() != "tensorflow",
+    reason="runs in the TensorFlow pass: the pages' code is backend-neutral, and what it "
+    "calls is tested on every backend by its own tests (kept to one pass for CI's time)")
 @pytest.mark.parametrize("page", PAGES_WITH_CODE)
 def test_python_blocks_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

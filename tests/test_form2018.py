@@ -1,7 +1,5 @@
 """The paper's first (2018) form: L2 pooling, duplication, orthonormal classifier, models."""
 
-import os
-import re
 
 import keras
 import numpy as np
@@ -348,16 +346,36 @@ def test_scanned_model_round_trips_through_a_keras_file(tmp_path):
                                atol=1e-6)
 
 
-# --- the docs page ------------------------------------------------------------
 
-DOCS = os.path.join(os.path.dirname(__file__), "..", "docs", "form2018.md")
+# --- through the trainer --------------------------------------------------------
 
 
-def test_docs_page_python_blocks_run_in_order():
-    blocks = re.findall(r"```python\n(.*?)```", open(DOCS).read(), flags=re.S)
-    assert len(blocks) >= 5
-    namespace = {}
-    for index, block in enumerate(blocks):
-        exec(compile(block, f"docs/form2018.md block {index}", "exec"), namespace)
-    assert namespace["model"].name == "procresnet164_2018"
-    assert set(namespace["ratios"]) >= {"transition1", "transition2"}
+def _data_info(size):
+    from keras_procrustes.data import DataInfo
+
+    return DataInfo(name="arrays", classes=10, input_shape=[size, size, 1], train_examples=8,
+                    test_examples=8, source="arrays", mean=[127.5], std=[127.5])
+
+
+def test_the_trainer_keeps_the_2018_classifier_projected_at_every_step():
+    # The 2020 recipe's projection probability (0.5, for the stem and the
+    # transitions) must not reach the 2018 classifier, which projects at
+    # every step, as the authors' code did.
+    from keras_procrustes.training import TrainingConfig
+    from keras_procrustes.training.build import build_model
+
+    config = TrainingConfig(model="procresnet20_2018", projection_probability=0.5)
+    model = build_model("procresnet20_2018", config, _data_info(16))
+    assert model.get_layer("predictions").kernel.constraint.probability == 1.0
+    baseline = build_model("procresnet22", config, _data_info(16))
+    assert baseline.get_layer("transition1").kernel.constraint.probability == 0.5
+
+
+def test_the_trainer_names_the_model_its_input_size_does_not_fit():
+    from keras_procrustes.training import OptionError
+    from keras_procrustes.training import TrainingConfig
+    from keras_procrustes.training.build import build_model
+
+    with pytest.raises(OptionError, match=r"model='procresnet20_2018'.*multiples of 4"):
+        build_model("procresnet20_2018", TrainingConfig(model="procresnet20_2018"),
+                    _data_info(30))

@@ -153,7 +153,9 @@ def test_killed_job_resumes_and_ends_as_one_process(one_process, tmp_path):
     assert list(first) == list(second) == list(one_process)
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
-        np.testing.assert_allclose(first[name], one_process[name], atol=1e-5, rtol=0,
+        # float32 sums in another order (4 devices' gradients against one
+        # batch): seen up to 1.2e-5 absolute on a weight of 2.1 (5.7e-6 of it).
+        np.testing.assert_allclose(first[name], one_process[name], atol=1e-5, rtol=1e-5,
                                    err_msg=name)
     # The last step projects (the same draw on every device), so the 1x1
     # transitions sit on sqrt(2); the 3x3 stem's projection is approximate.

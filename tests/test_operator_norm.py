@@ -67,3 +67,16 @@ def test_unknown_size_and_other_layers_are_refused():
     assert diagnostics.operator_norm(layer, input_shape=(5, 5, 2)) > 0
     with pytest.raises(ValueError, match="Received layer=BatchNormalization"):
         diagnostics.operator_norm(keras.layers.BatchNormalization())
+
+
+@pytest.mark.parametrize("arguments, name", [
+    ({"max_iterations": 0}, "max_iterations"), ({"max_iterations": -5}, "max_iterations"),
+    ({"max_iterations": True}, "max_iterations"), ({"tol": float("nan")}, "tol"),
+    ({"tol": -1.0}, "tol"),
+])
+def test_a_bad_tolerance_or_iteration_cap_is_refused(arguments, name):
+    # Before: max_iterations=0 returned a wrong 0.0 and tol=nan ran silently.
+    dense = keras.layers.Dense(3)
+    dense.build((None, 4))
+    with pytest.raises(ValueError, match=f"`{name}` must be"):
+        diagnostics.operator_norm(dense, **arguments)

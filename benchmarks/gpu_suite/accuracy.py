@@ -51,8 +51,9 @@ def forms(depth):
     if not found:
         return None, ("no 2018-form preset yet (models.list_models('*2018*') is "
                       "empty); the three-form comparison is skipped")
-    same_depth = [name for name in found if str(depth) in name or str(depth + 2) in name]
-    return [f"resnet{depth}_baseline", (same_depth or found)[0],
+    # The 2018 form of He et al.'s ResNet-`depth`: every depth of the family
+    # builds by name, preset or not (models.get("procresnet20_2018")).
+    return [f"resnet{depth}_baseline", f"procresnet{depth}_2018",
             f"procresnet{depth + 2}"], None
 
 

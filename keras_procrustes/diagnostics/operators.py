@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 
 from keras_procrustes import autodiff
+from keras_procrustes import checks
 from keras_procrustes import spectral
 from keras_procrustes.layers import NormPreservingTransition
 
@@ -113,7 +114,9 @@ def operator_norm(layer, input_shape=None, tol=1e-6, max_iterations=500, seed=0)
         to it from below).
 
     Raises:
-        ValueError: for another layer type or an unknown input size.
+        ValueError: for another layer type, an unknown input size, a `tol`
+            that is not a finite number >= 0, or a `max_iterations` that is
+            not a positive int.
 
     Example:
     >>> conv = keras.layers.Conv2D(8, 3, strides=2, padding="same")
@@ -126,6 +129,9 @@ def operator_norm(layer, input_shape=None, tol=1e-6, max_iterations=500, seed=0)
             f"or DepthwiseConv2D layer. Received layer={type(layer).__name__} "
             f"'{layer.name}'"
         )
+    if not checks.is_finite_number(tol) or tol < 0:
+        raise ValueError(f"`tol` must be a finite number >= 0. Received tol={tol!r}")
+    checks.check_positive_int("max_iterations", max_iterations)
     shape = (1, *built_input_shape(layer, input_shape))
     pair = autodiff.apply_and_transpose(linear_map(layer))
     rng = np.random.default_rng(seed)

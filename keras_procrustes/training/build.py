@@ -3,7 +3,9 @@
 import keras
 
 from keras_procrustes import models
+from keras_procrustes.models import names_2018
 from keras_procrustes.training import recipe
+from keras_procrustes.training.errors import OptionError
 
 
 def build_model(model_or_name, config, info):
@@ -14,16 +16,32 @@ def build_model(model_or_name, config, info):
         config: the `TrainingConfig`.
         info: the `DataInfo`.
 
+    `projection_probability` is the 2020 recipe's (the stem and transitions);
+    the 2018 form keeps its classifier's own default, a projection at every
+    step, as the authors' code did.
+
     Returns:
         A `keras.Model` that takes raw pixel values.
+
+    Raises:
+        OptionError: naming `model` when the builder refuses the data's
+            input shape (e.g. a 2018 form on an image size its L2 pooling
+            windows do not cover).
     """
     if not isinstance(model_or_name, str):
         return model_or_name
-    return models.get(
-        model_or_name, input_shape=tuple(info.input_shape), classes=info.classes,
-        include_preprocessing=True, preprocessing_mean=info.mean, preprocessing_std=info.std,
-        projection_probability=config.projection_probability,
-        projection_engine=config.projection_engine, seed=config.seed, remat=config.remat)
+    projection = {"projection_engine": config.projection_engine, "seed": config.seed}
+    if names_2018.parse_name(models.canonical_name(model_or_name)) is None:
+        projection["projection_probability"] = config.projection_probability
+    try:
+        return models.get(
+            model_or_name, input_shape=tuple(info.input_shape), classes=info.classes,
+            include_preprocessing=True, preprocessing_mean=info.mean,
+            preprocessing_std=info.std, remat=config.remat, **projection)
+    except ValueError as error:
+        raise OptionError("model", model_or_name,
+                          f"can't be built for input shape {tuple(info.input_shape)}: {error}"
+                          ) from error
 
 
 def prepare_model(model_or_name, config, info, devices, steps):
