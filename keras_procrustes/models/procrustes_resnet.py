@@ -119,6 +119,20 @@ def _head(x, include_top, pooling, classes, classifier_activation, policy):
             classes, activation=classifier_activation,
             dtype=policy.variable_dtype, name="predictions",
         )(x)
+    return global_pool(x, pooling, policy)
+
+
+def global_pool(x, pooling, policy):
+    """keras.applications' `pooling` without the top: `"avg"`, `"max"` or None.
+
+    Args:
+        x: the last feature map.
+        pooling: `"avg"`, `"max"` or None (the map itself).
+        policy: the layers' dtype policy.
+
+    Returns:
+        The pooled features, or `x`.
+    """
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(dtype=policy, name="avg_pool")(x)
     if pooling == "max":

@@ -69,11 +69,7 @@ def _head(x, include_top, pooling, classes, classifier_activation, projection, p
                                 **projection)(x)
     if pooling == "l2":
         return GlobalL2Pooling2D(dtype=policy, name="l2_pool")(x)
-    if pooling == "avg":
-        return layers.GlobalAveragePooling2D(dtype=policy, name="avg_pool")(x)
-    if pooling == "max":
-        return layers.GlobalMaxPooling2D(dtype=policy, name="max_pool")(x)
-    return x
+    return graph.global_pool(x, pooling, policy)
 
 
 def ProcrustesResNet2018(
