@@ -25,7 +25,8 @@ TRAIN_FLAGS = DATA_FLAGS | {
     "--batch-size", "--coordinator", "--epochs", "--existing", "--grad-norm-every",
     "--grad-norm-examples", "--jit-compile", "--log-dir", "--lr", "--mixed-precision",
     "--model", "--momentum", "--no-backup", "--num-processes", "--process-id",
-    "--projection-engine", "--projection-probability", "--remat", "--weight-decay",
+    "--projection-engine", "--projection-probability", "--recipe", "--remat",
+    "--weight-decay",
 }
 TUNE_FLAGS = DATA_FLAGS | {
     "--batch-sizes", "--block-type", "--chief", "--depths", "--directory", "--epochs",

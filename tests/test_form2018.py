@@ -379,3 +379,33 @@ def test_the_trainer_names_the_model_its_input_size_does_not_fit():
     with pytest.raises(OptionError, match=r"model='procresnet20_2018'.*multiples of 4"):
         build_model("procresnet20_2018", TrainingConfig(model="procresnet20_2018"),
                     _data_info(30))
+
+
+@pytest.mark.parametrize("recipe, nesterov", [("2020", False), ("2018", True)])
+def test_the_recipe_option_sets_the_momentum_and_decays_every_parameter(recipe, nesterov):
+    # The 2018 form's Torch code: SGD with Nesterov momentum 0.9, weight
+    # decay on every parameter (batch norm and the classifier included).
+    from keras_procrustes.training import TrainingConfig
+    from keras_procrustes.training.build import prepare_model
+    from keras_procrustes.training.distribute import Devices
+
+    config = TrainingConfig(model="procresnet20_2018", recipe=recipe, epochs=2)
+    config.check()
+    model = prepare_model("procresnet20_2018", config, _data_info(16), Devices(None, 1), steps=3)
+    optimizer = model.optimizer
+    assert bool(optimizer.nesterov) is nesterov
+    assert optimizer.momentum == pytest.approx(0.9)
+    assert optimizer.weight_decay == pytest.approx(1e-4 / (1 - 0.9))
+    # Keras decays a variable unless it is excluded: none is.
+    decayed = [v for v in model.trainable_variables if optimizer._use_weight_decay(v)]
+    assert len(decayed) == len(model.trainable_variables)
+    assert any("gamma" in v.path for v in decayed)
+    assert any("predictions" in v.path for v in decayed)
+
+
+def test_an_unknown_recipe_is_named():
+    from keras_procrustes.training import OptionError
+    from keras_procrustes.training import TrainingConfig
+
+    with pytest.raises(OptionError, match=r"recipe='2019'.*2020, 2018"):
+        TrainingConfig(model="procresnet20_2018", recipe="2019").check()

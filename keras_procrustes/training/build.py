@@ -48,7 +48,8 @@ def prepare_model(model_or_name, config, info, devices, steps):
     """The seeded model, built and compiled under the devices' scope.
 
     A model given already compiled keeps its optimizer; a named one gets
-    the paper's SGD, its learning rate scaled by the replica count.
+    the paper's SGD (`config.recipe`'s momentum), its learning rate scaled
+    by the replica count.
 
     Args:
         model_or_name: a `models.get` name or a `keras.Model`.
@@ -70,6 +71,7 @@ def prepare_model(model_or_name, config, info, devices, steps):
                 recipe.lr_schedule(config.lr * devices.replicas, config.epochs, steps),
                 momentum=config.momentum,
                 weight_decay=config.weight_decay,
+                nesterov=config.recipe == "2018",
             )
             recipe.compile_classifier(model, optimizer, config.jit)
     return model

@@ -26,12 +26,13 @@ DATASETS = DATASET_NAMES
 EXISTING = ("resume", "new", "refuse")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
+RECIPES = ("2020", "2018")
 MIN_IMAGE_SIZE = 8
 
 # Options that define a run: a resumed run must have the same ones.
 RUN_DEFINING = (
     "model", "dataset", "max_train_examples", "max_test_examples", "image_size",
-    "channels", "epochs", "batch_size", "lr", "momentum", "weight_decay",
+    "channels", "epochs", "batch_size", "lr", "momentum", "weight_decay", "recipe",
     "projection_probability", "projection_engine", "seed", "mixed_precision", "remat",
     "cpu_replicas",
 )
@@ -86,6 +87,7 @@ CHECKS = {
     "existing": (lambda v: v in EXISTING, f"must be one of {', '.join(EXISTING)}"),
     "mixed_precision": (lambda v: v in MIXED_PRECISION, f"must be one of {MIXED_PRECISION}"),
     "jit_compile": (lambda v: str(v).lower() in JIT_COMPILE, "must be auto, true or false"),
+    "recipe": (lambda v: v in RECIPES, f"must be one of {', '.join(RECIPES)}"),
     "projection_engine": (lambda v: v in PROJECTION_ENGINES,
                           f"must be one of {', '.join(PROJECTION_ENGINES)}"),
 }
@@ -170,6 +172,10 @@ class TrainingConfig(DataOptions):
         lr: learning rate for one replica (scaled by the replica count).
         momentum: SGD momentum.
         weight_decay: the paper's L2 coefficient.
+        recipe: `"2020"`, the TPAMI 2020 form's SGD with momentum, or
+            `"2018"`, the 2018 form's (the authors' Torch code): Nesterov
+            momentum. Both decay every parameter, batch norm and classifier
+            included, and share the step schedule.
         projection_probability: chance of projecting at a step.
         projection_engine: `"svd"` or `"newton_schulz"` (`polar.ENGINES`).
         log_dir: the run's folder; default `runs/MODEL-DATASET`.
@@ -203,6 +209,8 @@ class TrainingConfig(DataOptions):
     lr: float = option(0.1, "for one replica")
     momentum: float = option(0.9)
     weight_decay: float = option(1e-4, "L2 coefficient")
+    recipe: str = option("2020", "2020 (SGD with momentum) or 2018 (Nesterov momentum, the "
+                         "2018 form's Torch code); both decay every parameter")
     projection_probability: float = option(0.5)
     projection_engine: str = option("svd", " or ".join(PROJECTION_ENGINES))
     log_dir: str = option(None, "the run's folder; default runs/MODEL-DATASET")

@@ -21,17 +21,19 @@ def lr_schedule(lr, epochs, steps_per_epoch):
     )
 
 
-def paper_sgd(learning_rate, momentum=0.9, weight_decay=1e-4):
-    """SGD with momentum and the paper's L2 weight decay.
+def paper_sgd(learning_rate, momentum=0.9, weight_decay=1e-4, nesterov=False):
+    """SGD with momentum and the paper's L2 weight decay on every parameter.
 
     Keras decays weights decoupled from the momentum; the paper's L2 term
     passes through it, which in steady state amounts to a decoupled decay of
-    `weight_decay / (1 - momentum)`.
+    `weight_decay / (1 - momentum)`. Every trainable variable is decayed,
+    batch norm and the classifier included, as in both forms' code.
 
     Args:
         learning_rate: a float or a schedule.
         momentum: in [0, 1).
         weight_decay: the L2 coefficient (0 for none).
+        nesterov: Nesterov momentum (the 2018 form's recipe).
 
     Returns:
         A `keras.optimizers.SGD`.
@@ -39,6 +41,7 @@ def paper_sgd(learning_rate, momentum=0.9, weight_decay=1e-4):
     return keras.optimizers.SGD(
         learning_rate,
         momentum=momentum,
+        nesterov=nesterov,
         weight_decay=weight_decay / (1 - momentum) or None,
     )
 
