@@ -47,7 +47,7 @@ def plan_run(config, run_options):
         except (OptionError, checkpoints.RunStateError) as caught:
             error = caught
     first_epoch = int(distribute.broadcast_from_chief(
-        np.int64(-1 if error is not None else run.first_epoch)))
+        np.int64(-1 if error is not None or run is None else run.first_epoch)))
     if error is not None:
         raise error
     if first_epoch < 0:
