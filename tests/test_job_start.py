@@ -78,7 +78,8 @@ def _error_line(result):
     code, output = result
     assert code == 2, output[-3000:]
     assert "Traceback" not in output and "Check failure" not in output, output[-3000:]
-    errors = [line for line in output.splitlines() if "error:" in line]
+    errors = [line for line in output.splitlines()
+              if line.startswith("keras-procrustes-train: error:")]
     assert len(errors) == 1, output[-3000:]
     return errors[0]
 
