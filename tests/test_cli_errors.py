@@ -50,6 +50,7 @@ TRAIN_CASES = [
     (["--mixed-precision", "fp8"], "--mixed-precision fp8"),
     (["--projection-engine", "qr"], "--projection-engine qr"),
     (["--coordinator", "nohost"], "--coordinator nohost"),
+    (["--init-timeout", "0"], "--init-timeout 0: must be a positive int (seconds)"),
 ]
 
 
@@ -129,6 +130,7 @@ TUNE_CASES = [
     (["--block-type", "foo"], "--block-type foo: must be one of bottleneck, basic"),
     (["--worker", "the-chief", "--oracle", "h:1"], "--worker the-chief"),
     (["--oracle", "h:1"], "--oracle h:1"),
+    (["--oracle-timeout", "0"], "--oracle-timeout 0: must be a positive int (seconds)"),
 ]
 
 

@@ -20,18 +20,18 @@ DATA_FLAGS = {
     "--dataset", "--data-dir", "--no-download", "--max-train-examples", "--max-test-examples",
     "--image-size", "--channels", "--cpu-replicas", "--seed", "--verbose",
 }
-# The flags as the commands spelled them before they were generated.
+# The flags as the commands spelled them before they were generated (and
+# the ones added since).
 TRAIN_FLAGS = DATA_FLAGS | {
     "--batch-size", "--coordinator", "--epochs", "--existing", "--grad-norm-every",
-    "--grad-norm-examples", "--jit-compile", "--log-dir", "--lr", "--mixed-precision",
-    "--model", "--momentum", "--no-backup", "--num-processes", "--process-id",
-    "--projection-engine", "--projection-probability", "--recipe", "--remat",
-    "--weight-decay",
+    "--grad-norm-examples", "--init-timeout", "--jit-compile", "--log-dir", "--lr",
+    "--mixed-precision", "--model", "--momentum", "--no-backup", "--num-processes", "--process-id",
+    "--projection-engine", "--projection-probability", "--recipe", "--remat", "--weight-decay",
 }
 TUNE_FLAGS = DATA_FLAGS | {
     "--batch-sizes", "--block-type", "--chief", "--depths", "--directory", "--epochs",
-    "--max-trials", "--objective", "--oracle", "--overwrite", "--project-name", "--tuner",
-    "--worker",
+    "--max-trials", "--objective", "--oracle", "--oracle-timeout", "--overwrite",
+    "--project-name", "--tuner", "--worker",
 }
 
 

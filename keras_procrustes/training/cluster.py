@@ -125,6 +125,22 @@ def _check_cluster_complete(config, values):
         f"{' and '.join(CLUSTER_ENVIRONMENT[n] for n in missing)} too")
 
 
+def as_given(config, error):
+    """`error` about a job option, naming its variable where the option was not given.
+
+    Args:
+        config: the `TrainingConfig`.
+        error: an `OptionError`.
+
+    Returns:
+        An `EnvironmentOptionError` for a job option that came from its
+        `KERAS_DISTRIBUTION_*` variable, else `error`.
+    """
+    if error.option not in CLUSTER_ENVIRONMENT:
+        return error
+    return _cluster_error(config, error.option, error.value, error.requirement)
+
+
 def _cluster_error(config, name, value, requirement):
     if getattr(config, name) is None:
         return EnvironmentOptionError(CLUSTER_ENVIRONMENT[name], value, requirement)

@@ -80,6 +80,7 @@ CHECKS = {
     ),
     "channels": (lambda v: v in (None, 1, 3), "must be 1 or 3"),
     "cpu_replicas": (lambda v: is_int(v) and 0 <= v <= 64, "must be an int from 0 to 64"),
+    "init_timeout": (is_positive_int, "must be a positive int (seconds)"),
     "grad_norm_every": (lambda v: is_int(v) and v >= 0, "must be an int >= 0 (0: never)"),
     "grad_norm_examples": (is_positive_int, "must be a positive int"),
     "verbose": (lambda v: v in (0, 1, 2), "must be 0, 1 or 2"),
@@ -197,6 +198,9 @@ class TrainingConfig(DataOptions):
         process_id: this process's index, 0 to `num_processes - 1`; default
             `$KERAS_DISTRIBUTION_PROCESS_ID`. Only process 0 reads and writes
             the run folder.
+        init_timeout: seconds each process of a job waits for the others
+            to start; then every process ends with one line naming what is
+            wrong (a missing process, a duplicate id, a busy port).
         The data options are `DataOptions`'.
     """
 
@@ -230,6 +234,8 @@ class TrainingConfig(DataOptions):
                                 "(KERAS_DISTRIBUTION_NUM_PROCESSES)", group=_JOB)
     process_id: int = option(None, "this process, 0 to N-1; 0 writes the run folder "
                              "(KERAS_DISTRIBUTION_PROCESS_ID)", group=_JOB)
+    init_timeout: int = option(120, "seconds each process waits for the others to start; "
+                               "then every one ends naming what is missing", group=_JOB)
 
     def check(self):
         """Checks every option, then what they ask of this backend and job.

@@ -56,7 +56,7 @@ class Devices:
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
 
-def configure(cpu_replicas=0, cluster=None):
+def configure(cpu_replicas=0, cluster=None, init_timeout=None):
     """The replicas for this machine's devices, or for a job of processes.
 
     Call it before anything runs on the backend: logical CPU devices can
@@ -70,6 +70,9 @@ def configure(cpu_replicas=0, cluster=None):
         cluster: `(coordinator, num_processes, process_id)` to join a job of
             several processes (JAX only; `TrainingConfig.cluster()`), or
             `None`.
+        init_timeout: seconds each process of a job waits for the others
+            (`rendezvous.meet`), then every process ends naming what is
+            wrong; `None` for `TrainingConfig`'s default.
 
     Returns:
         A `Devices`.
@@ -77,9 +80,11 @@ def configure(cpu_replicas=0, cluster=None):
     Raises:
         ValueError: for a cluster off JAX, `cpu_replicas` on torch, or
             devices asked for after the backend started.
+        OptionError: for a job whose processes don't all start, or that
+            can't start (`rendezvous.meet`).
     """
     if keras.backend.backend() == "jax":
-        return _configure_jax(cpu_replicas, cluster)
+        return _configure_jax(cpu_replicas, cluster, init_timeout)
     if cluster is not None:
         raise ValueError(f"cluster={cluster}: several processes need the JAX backend, "
                          f"not {keras.backend.backend()}")
@@ -93,7 +98,7 @@ def configure(cpu_replicas=0, cluster=None):
     return Devices(None, 1)
 
 
-def _configure_jax(cpu_replicas, cluster):
+def _configure_jax(cpu_replicas, cluster, init_timeout):
     jax = require("jax", "jax")
     if cpu_replicas:
         try:
@@ -103,8 +108,7 @@ def _configure_jax(cpu_replicas, cluster):
                 f"cpu_replicas={cpu_replicas}: JAX has already started ({error})"
             ) from None
     if cluster is not None and not jax.distributed.is_initialized():
-        coordinator, num_processes, process_id = cluster
-        keras.distribution.initialize(coordinator, num_processes, process_id)
+        _join_job(jax, *cluster, init_timeout)
     devices = jax.devices("cpu") if cpu_replicas else jax.devices()
     if len(devices) > 1:
         # Every process feeds its own shard of each global batch (the
@@ -112,6 +116,31 @@ def _configure_jax(cpu_replicas, cluster):
         keras.distribution.set_distribution(
             keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
     return Devices(None, len(devices), jax.process_count(), jax.process_index())
+
+
+def _join_job(jax, coordinator, num_processes, process_id, init_timeout):
+    """Starts `jax.distributed` once every process is there (`rendezvous.meet`).
+
+    As `keras.distribution.initialize` does, with a bounded wait; Keras'
+    agreement on a random seed is not needed, since the run seeds every
+    process the same (`build.prepare_model`).
+    """
+    from keras_procrustes.training import rendezvous
+    from keras_procrustes.training.config import TrainingConfig
+
+    if init_timeout is None:
+        init_timeout = TrainingConfig.init_timeout
+    coordinator = coordinator.split(",")[0]  # Keras' job addresses: process 0's first
+    rendezvous.meet(coordinator, num_processes, process_id, init_timeout)
+    try:
+        jax.distributed.initialize(coordinator, num_processes, process_id,
+                                   initialization_timeout=max(1, int(init_timeout)))
+    except Exception as error:  # jaxlib's JaxRuntimeError has no stable import path
+        if process_id == 0 and "bind" in str(error).lower():
+            raise OptionError("coordinator", coordinator, (
+                f"port {coordinator.rpartition(':')[2]} was taken on this host as the job "
+                "started; pick a free port for every process of the job")) from None
+        raise
 
 
 def several_cpu_devices_per_process():

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_procrustes.training import checkpoints
+from keras_procrustes.training import cluster as job
 from keras_procrustes.training import distribute
 from keras_procrustes.training import rundir
 from keras_procrustes.training.errors import OptionError
@@ -46,7 +47,7 @@ def plan_run(config, run_options):
         except (OptionError, checkpoints.RunStateError) as caught:
             error = caught
     first_epoch = int(distribute.broadcast_from_chief(
-        np.int64(-1 if run is None else run.first_epoch)))
+        np.int64(-1 if error is not None or run is None else run.first_epoch)))
     if error is not None:
         raise error
     if first_epoch < 0:
@@ -57,7 +58,10 @@ def plan_run(config, run_options):
 
 def _configure(config, cluster):
     """`distribute.configure`, then the SVD engine refused where it would hang."""
-    devices = distribute.configure(config.cpu_replicas, cluster)
+    try:
+        devices = distribute.configure(config.cpu_replicas, cluster, config.init_timeout)
+    except OptionError as error:  # a job that can't start: named as the user gave it
+        raise job.as_given(config, error) from None
     distribute.check_svd_engine(config.projection_engine)
     return devices
 

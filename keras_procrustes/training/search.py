@@ -6,6 +6,7 @@ only what keras-tuner and this package write there, and only in a marked
 folder; a folder of someone else's is refused.
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import shutil
 from keras_procrustes import data
 from keras_procrustes.training import callbacks
 from keras_procrustes.training import distribute
+from keras_procrustes.training import search_worker
 from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
@@ -21,6 +23,7 @@ from keras_procrustes.training.search_config import SearchConfig
 from keras_procrustes.training.search_config import check_project  # noqa: F401
 
 _TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
+                          r"worker-[A-Za-z0-9_-]+\.lock|"
                           r"trial_\d+|tensorboard|best\.keras|"
                           r"best_hyperparameters\.json|" + re.escape(MARKER))
 
@@ -53,14 +56,17 @@ def search(dataset="cifar10", config=None, **options):
             (serves the oracle there over gRPC, trains nothing, and writes
             the results) or `("worker", ID, "HOST:PORT")` (takes trials from
             the chief; a worker restarted with the same ID takes up its
-            unfinished trial). Every process must see `directory`.
+            unfinished trial; a second live worker with that ID is refused;
+            a worker stops when the chief is gone for `oracle_timeout`
+            seconds). Every process must see `directory`.
 
     Returns:
         `(tuner, best_hyperparameters)`; a worker returns `(tuner, None)`:
         the chief writes the results.
 
     Raises:
-        OptionError: naming the first bad option (`SearchConfig.check`).
+        OptionError: naming the first bad option (`SearchConfig.check`), a
+            worker ID already running, or the chief a worker lost.
         DataSourceError: when no source has the data set.
         RunStateError: when no trial completed.
 
@@ -79,6 +85,24 @@ def search(dataset="cifar10", config=None, **options):
     if role is not None:
         use_chief_oracle(role)
     project = os.path.join(config.directory, config.project_name)
+    with contextlib.ExitStack() as stack:
+        watch = None
+        if is_worker:  # one process per ID; the chief watched while it works
+            stack.enter_context(search_worker.worker_lock(project, role[1]))
+            watch = stack.enter_context(search_worker.ChiefWatch(role[2], config.oracle_timeout))
+        try:
+            search_tuner = _search(config, project, is_worker)
+        except KeyboardInterrupt:
+            if watch is not None and watch.lost:
+                raise watch.message() from None
+            raise
+    if is_worker:
+        return search_tuner, None
+    return _save_best(search_tuner, project)
+
+
+def _search(config, project, is_worker):
+    """Loads the data, makes the tuner and runs its search; returns the tuner."""
     devices = distribute.configure(config.cpu_replicas)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
         config.dataset, **config.data_options())
@@ -98,9 +122,7 @@ def search(dataset="cifar10", config=None, **options):
         verbose=config.verbose,
         callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
                    _tensorboard(project)])
-    if is_worker:
-        return search_tuner, None
-    return _save_best(search_tuner, project)
+    return search_tuner
 
 
 def _mark_project(project, dataset, overwrite):

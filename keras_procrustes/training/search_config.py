@@ -49,6 +49,8 @@ class SearchConfig(DataOptions):
         worker: this worker's ID, to train the trials the chief hands out
             (a worker restarted with the same ID takes up its trial).
         oracle: `"HOST:PORT"` of the chief.
+        oracle_timeout: seconds a worker goes on without reaching the
+            chief before it stops with one line naming it.
         The data options are `DataOptions'`.
     """
 
@@ -68,6 +70,9 @@ class SearchConfig(DataOptions):
                          "with the same ID to retry its trial", metavar="ID", group=_JOB)
     oracle: str = option(None, "the chief's address (KERASTUNER_ORACLE_IP/PORT)",
                          metavar="HOST:PORT", group=_JOB)
+    oracle_timeout: int = option(120, "seconds a worker waits for the chief to answer (at "
+                                 "its start, or once the chief is gone); then it stops "
+                                 "naming the chief", group=_JOB)
 
     def check(self):
         """Checks every option, then the project folder and keras-tuner's variables.
@@ -107,6 +112,9 @@ class SearchConfig(DataOptions):
 
         if self.tuner not in tuning.TUNERS:
             raise OptionError("tuner", self.tuner, f"must be one of {', '.join(tuning.TUNERS)}")
+        if not is_positive_int(self.oracle_timeout):
+            raise OptionError("oracle_timeout", self.oracle_timeout,
+                              "must be a positive int (seconds)")
         if not is_positive_int(self.max_trials):
             raise OptionError("max_trials", self.max_trials, "must be a positive int")
         for size in self.batch_sizes:
@@ -229,7 +237,8 @@ def check_project(directory, project_name, overwrite):
     project = os.path.join(directory, project_name)
     if os.path.exists(project) and not os.path.isdir(project):
         raise OptionError("project_name", project_name, f"{project} is a file")
-    entries = os.listdir(project) if os.path.isdir(project) else []
+    entries = [name for name in (os.listdir(project) if os.path.isdir(project) else [])
+               if not re.fullmatch(r"worker-[A-Za-z0-9_-]+\.lock", name)]  # a worker's lock
     ours = MARKER in entries
     if entries and not ours and "oracle.json" not in entries:
         raise OptionError("project_name", project_name,
