@@ -18,7 +18,6 @@ _WEYL_PERIOD = 4096
 _WEYL_MULTIPLIER = 2531
 
 
-
 def _optimizer_iterations():
     """The step counter of the optimizer whose `apply` is running, or None.
 
