@@ -120,7 +120,15 @@ class ProcrustesProjection(keras.constraints.Constraint):
     ones; see `projection.project_kernel`). It serves `Conv2D`, `Conv1D`
     and `Dense` kernels: a Dense kernel becomes `target` times its polar
     factor (orthonormal rows or columns), exactly; a Conv1D kernel is
-    projected per frequency like a Conv2D one.
+    projected per frequency like a Conv2D one. `operator="depthwise"`
+    serves `DepthwiseConv2D`/`DepthwiseConv1D` kernels (and a separable
+    convolution's depthwise kernel), `operator="transposed"` serves
+    `Conv2DTranspose`/`Conv1DTranspose` kernels; their shape alone looks
+    like a Conv2D or Conv1D kernel, so a separable convolution's
+    `depthwise_kernel`, or the kernel of a depthwise or transposed layer
+    under its default name, is refused without the matching `operator`.
+    A layer the user named cannot be told from its kernel: pass the
+    `operator` yourself.
 
     Keras calls a constraint inside `optimizer.apply`, after the update. There
     it projects at a step with probability `probability`; the draw is a
@@ -157,6 +165,13 @@ class ProcrustesProjection(keras.constraints.Constraint):
             to the target with more rounds (alternating projections), at
             about `alternations` times the cost; 1x1 and Dense kernels are
             exact after one.
+        operator: how the kernel acts (see `projection.OPERATORS`):
+            `"convolution"` (default; Dense, Conv1D, Conv2D), `"depthwise"`
+            (DepthwiseConv1D/2D, SeparableConv's depthwise kernel: each
+            channel its own `1 -> multiplier` operator, default target
+            `sqrt(multiplier)`) or `"transposed"` (Conv1D/2DTranspose,
+            kernel `(..., c_out, c_in)`; stride 1 assumed, as for
+            the others).
 
     Example:
     >>> conv = keras.layers.Conv2D(
@@ -179,6 +194,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
         seed=0,
         conjugate_bug=False,
         alternations=1,
+        operator="convolution",
     ):
         spatial_shape = _check_spatial_shape(spatial_shape)
         if not 0.0 <= probability <= 1.0:
@@ -210,6 +226,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
                 f"Received iterations={iterations}"
             )
         checks.check_positive_int("alternations", alternations)
+        projection.check_operator(operator)
         self.spatial_shape = spatial_shape
         self.target = target
         self.target_scale = target_scale
@@ -219,6 +236,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
         self.seed = int(seed)
         self.conjugate_bug = bool(conjugate_bug)
         self.alternations = alternations
+        self.operator = operator
 
     def target_for(self, kernel_shape):
         """The target singular value for a kernel of `kernel_shape`.
@@ -231,27 +249,33 @@ class ProcrustesProjection(keras.constraints.Constraint):
         """
         if self.target is not None:
             return float(self.target)
-        return self.target_scale * projection.default_target(kernel_shape)
+        return self.target_scale * projection.default_target(
+            kernel_shape, self.operator
+        )
 
     def project(self, kernel):
         """Projects `kernel` unconditionally.
 
         Args:
-            kernel: a Conv2D, Conv1D or Dense kernel.
+            kernel: a kernel of the layer kind `operator` names.
 
         Returns:
             The projected kernel, same shape and dtype. A concrete kernel
-            holding NaN or inf raises a ValueError.
+            holding NaN or inf raises a ValueError, and so does a kernel
+            variable whose name tells another `operator`.
         """
-        kernel = ops.convert_to_tensor(kernel)
-        self._check_shape(kernel)
+        kernel = self._checked(kernel)
         _check_finite(kernel)
         return self._project(kernel)
 
-    def _check_shape(self, kernel):
+    def _checked(self, w):
+        """`w` as a tensor, after the checks of its name and shape."""
+        projection.check_operator_of(w, self.operator)
+        kernel = ops.convert_to_tensor(w)
         spectral.check_fft_shape(
             self.spatial_shape, spectral.check_kernel(kernel)
         )
+        return kernel
 
     def _project(self, kernel):
         return projection.project_kernel(
@@ -262,6 +286,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
             iterations=self.iterations,
             conjugate_bug=self.conjugate_bug,
             alternations=self.alternations,
+            operator=self.operator,
         )
 
     def __call__(self, w):
@@ -273,11 +298,10 @@ class ProcrustesProjection(keras.constraints.Constraint):
         Returns:
             The constrained kernel, same shape and dtype.
         """
-        kernel = ops.convert_to_tensor(w)
         iterations = _optimizer_iterations()
-        if iterations is None and not _is_traced(kernel):
-            return self.project(kernel)
-        self._check_shape(kernel)
+        if iterations is None and not _is_traced(ops.convert_to_tensor(w)):
+            return self.project(w)
+        kernel = self._checked(w)
         if iterations is not None and self.probability <= 0.0:
             return kernel
         project_now = ops.all(ops.isfinite(kernel))
@@ -303,4 +327,5 @@ class ProcrustesProjection(keras.constraints.Constraint):
             "seed": self.seed,
             "conjugate_bug": self.conjugate_bug,
             "alternations": self.alternations,
+            "operator": self.operator,
         }

@@ -76,12 +76,45 @@ def _matmul(a, b):
     )
 
 
+def _nonzero(values):
+    """`values` with every zero replaced by 1 (a safe divisor)."""
+    return ops.where(values > 0, values, ops.ones_like(values))
+
+
+def _peak(matrices):
+    """The largest entry magnitude of each matrix, `(..., 1, 1)`."""
+    return ops.max(ops.abs(matrices), axis=(-2, -1), keepdims=True)
+
+
+def _sum_of_squares(matrices):
+    """The sum of squared entries of each matrix, `(..., 1, 1)`."""
+    return ops.sum(ops.square(matrices), axis=(-2, -1), keepdims=True)
+
+
+def _unit_frobenius(real, imag):
+    """`M / ||M||_F` for each matrix of a batch; a zero matrix stays zero.
+
+    Squaring float32 entries overflows above about 1.8e19 and underflows
+    below about 1e-19, so each matrix is first divided by its largest
+    entry magnitude: its squares then lie in [0, 1] and its norm in
+    [1, sqrt(2 * rows * cols)], whatever the scale of `M`.
+    """
+    parts = [real] if imag is None else [real, imag]
+    peak = _nonzero(ops.max(ops.stack([_peak(part) for part in parts]), axis=0))
+    parts = [part / peak for part in parts]
+    norm = _nonzero(ops.sqrt(sum(_sum_of_squares(part) for part in parts)))
+    parts = [part / norm for part in parts]
+    return parts[0], None if imag is None else parts[1]
+
+
 def polar_newton_schulz(real, imag=None, iterations=10):
     """Polar factor by the Newton-Schulz iteration `X <- (3X - X X^H X) / 2`.
 
     The start is `M / ||M||_F`, so every singular value starts in (0, 1] and
     grows towards 1; the Gram matrix is formed on the smaller side. Zero
-    singular values stay zero, so a zero matrix maps to zero.
+    singular values stay zero, so a zero matrix maps to zero. The start is
+    formed without overflow or underflow for any finite float32 `M` (the
+    polar factor does not depend on `M`'s scale).
 
     Args:
         real: real part, `(..., rows, cols)`.
@@ -97,12 +130,7 @@ def polar_newton_schulz(real, imag=None, iterations=10):
             "`iterations` must be a positive int. "
             f"Received iterations={iterations}"
         )
-    squares = ops.square(real) if imag is None else ops.square(real) + (
-        ops.square(imag)
-    )
-    norm = ops.sqrt(ops.sum(squares, axis=(-2, -1), keepdims=True))
-    scale = 1.0 / ops.maximum(norm, 1e-30)
-    x = (real * scale, None if imag is None else imag * scale)
+    x = _unit_frobenius(real, imag)
     wide = real.shape[-2] <= real.shape[-1]
     for _ in range(iterations):
         x_h = _conj_transpose(*x)

@@ -1,6 +1,7 @@
 """Projection of a kernel onto the nearest norm-preserving operator."""
 
 import math
+import re
 
 from keras import ops
 
@@ -8,8 +9,88 @@ from keras_procrustes import checks
 from keras_procrustes import polar
 from keras_procrustes import spectral
 
+# How a kernel `(..., a, b)` acts: "convolution" maps a channels to b
+# (Dense, Conv1D, Conv2D); "depthwise" maps each of a channels to its own b
+# (DepthwiseConv1D/2D, SeparableConv's depthwise kernel); "transposed" maps
+# b channels to a (Conv1DTranspose, Conv2DTranspose).
+OPERATORS = ("convolution", "depthwise", "transposed")
 
-def default_target(kernel_shape):
+# Kernel variables whose path tells another operator than their shape:
+# a separable convolution's `depthwise_kernel` by its name, the `kernel` of
+# DepthwiseConvND and ConvNDTranspose by their layers' default names.
+_TOLD_BY_PATH = (
+    (re.compile(r".*/depthwise_kernel"), "depthwise"),
+    (re.compile(r"(.*/)?depthwise_conv[12]d(_\d+)?/kernel"), "depthwise"),
+    (re.compile(r"(.*/)?conv[123]d_transpose(_\d+)?/kernel"), "transposed"),
+)
+
+
+def check_operator(operator):
+    """Raises ValueError unless `operator` is one of `OPERATORS`.
+
+    Args:
+        operator: how the kernel acts, a string.
+
+    Raises:
+        ValueError: naming the value received.
+    """
+    if operator not in OPERATORS:
+        raise ValueError(
+            f"`operator` must be one of {OPERATORS}. Received operator={operator!r}"
+        )
+
+
+def _operator_of(variable):
+    """The operator a kernel variable's name tells, or None.
+
+    Args:
+        variable: a Keras variable, or a tensor or array (no name: None).
+
+    Returns:
+        `"depthwise"` for a SeparableConv1D/2D `depthwise_kernel` or the
+        kernel of a layer under a DepthwiseConv1D/2D default name,
+        `"transposed"` for the kernel of a layer under a ConvNDTranspose
+        default name, else None.
+    """
+    path = getattr(variable, "path", None)
+    if not isinstance(path, str):
+        return None
+    for pattern, operator in _TOLD_BY_PATH:
+        if pattern.fullmatch(path):
+            return operator
+    return None
+
+
+def check_operator_of(variable, operator):
+    """Raises a ValueError if `variable`'s name tells another operator.
+
+    Args:
+        variable: a kernel variable, tensor or array.
+        operator: the operator it is to be projected as.
+
+    Raises:
+        ValueError: naming the variable and the operator it needs.
+    """
+    told = _operator_of(variable)
+    if told is not None and told != operator:
+        raise ValueError(
+            f"The kernel {variable.path!r} belongs to a {told} layer; "
+            f"project it with ProcrustesProjection(..., operator={told!r}). "
+            f"Received operator={operator!r}"
+        )
+
+
+def _channels(kernel_shape, operator):
+    """`(c_in, c_out)` of one block of the operator a kernel acts as."""
+    a, b = kernel_shape[-2], kernel_shape[-1]
+    if operator == "depthwise":
+        return 1, b
+    if operator == "transposed":
+        return b, a
+    return a, b
+
+
+def default_target(kernel_shape, operator="convolution"):
     """`sqrt(max(c_out / c_in, 1))`: the singular value that keeps the
     gradient's norm.
 
@@ -22,13 +103,20 @@ def default_target(kernel_shape):
     `t`, so `t = 1` keeps every gradient's norm exactly;
     `sqrt(c_out / c_in)` there would shrink every gradient by that factor.
 
+    A depthwise kernel `(..., channels, multiplier)` maps each channel to
+    its own `multiplier` outputs (`c_in = 1`, `c_out = multiplier`); a
+    transposed kernel `(..., c_out, c_in)` holds its channels the other way
+    round.
+
     Args:
         kernel_shape: the kernel's shape, `(..., c_in, c_out)`.
+        operator: how the kernel acts, one of `OPERATORS`.
 
     Returns:
         The target singular value, a float.
     """
-    return math.sqrt(max(kernel_shape[-1] / kernel_shape[-2], 1.0))
+    c_in, c_out = _channels(kernel_shape, operator)
+    return math.sqrt(max(c_out / c_in, 1.0))
 
 
 def project_kernel(
@@ -39,6 +127,7 @@ def project_kernel(
     iterations=10,
     conjugate_bug=False,
     alternations=1,
+    operator="convolution",
 ):
     """Projects a kernel so its operator's singular values are `target`.
 
@@ -52,7 +141,11 @@ def project_kernel(
     operators and the kernels of the layer's support) bring the singular
     values closer to `target`.
     Dense and Conv1D kernels are projected in their Conv2D view
-    (`spectral.as_conv2d`).
+    (`spectral.as_conv2d`). A depthwise kernel's transfer matrix is block
+    diagonal, one `1 x multiplier` block per channel: each block is
+    projected on its own. A transposed convolution (stride 1) is the
+    adjoint of the convolution with the same kernel, so it takes the same
+    projection (only its default target differs).
 
     Args:
         kernel: a Conv2D `(kh, kw, c_in, c_out)`, Conv1D `(k, c_in, c_out)`
@@ -70,35 +163,58 @@ def project_kernel(
         alternations: rounds of project-then-crop, a positive int; 1 is the
             paper's projection. A 1x1 (or Dense) kernel takes one round,
             which is exact.
+        operator: how the kernel acts, one of `OPERATORS`: `"convolution"`
+            (default; Dense, Conv1D, Conv2D), `"depthwise"` (a
+            `DepthwiseConv1D`/`DepthwiseConv2D` kernel `(..., channels,
+            multiplier)`) or `"transposed"` (a `Conv1DTranspose` or
+            `Conv2DTranspose` kernel `(..., c_out, c_in)`).
 
     Returns:
         The projected kernel, with the input's shape and dtype.
     """
     checks.check_positive_int("alternations", alternations)
+    check_operator(operator)
     kernel_2d, fft_shape = spectral.as_conv2d(kernel, spatial_shape)
     shape = tuple(kernel.shape)
     if target is None:
-        target = default_target(shape)
+        target = default_target(shape, operator)
+    polar_of = _block_polar(operator == "depthwise", engine, iterations)
     kh, kw, c_in, c_out = kernel_2d.shape
     if kh == 1 and kw == 1:
         matrix = ops.reshape(ops.cast(kernel_2d, "float32"), (c_in, c_out))
-        projected, _ = polar.polar_factor(
-            matrix, engine=engine, iterations=iterations
-        )
+        projected, _ = polar_of(matrix, None)
     else:
         projected = kernel_2d
         for _ in range(alternations):  # polar factors ignore the scale
             projected = _project_and_crop(
-                projected, fft_shape, engine, iterations, conjugate_bug
+                projected, fft_shape, polar_of, conjugate_bug
             )
     return ops.cast(ops.reshape(projected * target, shape), kernel.dtype)
 
 
-def _project_and_crop(kernel_2d, fft_shape, engine, iterations, conjugate_bug):
+def _block_polar(depthwise, engine, iterations):
+    """The polar factor of each transfer matrix, or of each of its rows.
+
+    A depthwise transfer matrix `(channels, multiplier)` is block diagonal
+    in the operator: row `c` maps channel `c` to its own outputs, so each
+    row takes its own polar factor (the row divided by its norm).
+    """
+
+    def polar_of(real, imag):
+        if not depthwise:
+            return polar.polar_factor(real, imag, engine, iterations)
+        rows = [None if p is None else ops.expand_dims(p, -2) for p in (real, imag)]
+        rows = polar.polar_factor(*rows, engine, iterations)
+        return tuple(None if p is None else ops.squeeze(p, -2) for p in rows)
+
+    return polar_of
+
+
+def _project_and_crop(kernel_2d, fft_shape, polar_of, conjugate_bug):
     """One round: every transfer matrix to its polar factor, then the crop."""
     kh, kw = kernel_2d.shape[:2]
     real, imag = spectral.kernel_spectrum(kernel_2d, fft_shape)
-    real, imag = polar.polar_factor(real, imag, engine, iterations)
+    real, imag = polar_of(real, imag)
     if conjugate_bug:
         imag = -imag
     return spectral.kernel_from_spectrum(real, imag, fft_shape, (kh, kw))

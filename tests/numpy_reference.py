@@ -73,3 +73,24 @@ def project_conv1d(kernel, n, target):
     padded[:k] = kernel
     u, _, vh = np.linalg.svd(np.fft.fft(padded, axis=0), full_matrices=False)
     return target * np.fft.ifft(u @ vh, axis=0).real[:k]
+
+
+def project_conv2d(kernel, n1, n2, target):
+    """One projection of a Conv2D kernel, by numpy's FFT and SVD.
+
+    Args:
+        kernel: numpy `(kh, kw, c_in, c_out)` kernel.
+        n1: the FFT height (input height).
+        n2: the FFT width (input width).
+        target: the singular value to project onto.
+
+    Returns:
+        The kernel whose every transfer matrix was replaced by `target`
+        times its polar factor, cropped to `kh x kw` taps.
+    """
+    kh, kw = kernel.shape[:2]
+    padded = np.zeros((n1, n2) + kernel.shape[2:])
+    padded[:kh, :kw] = kernel
+    spectrum = np.fft.fft2(padded, axes=(0, 1))
+    u, _, vh = np.linalg.svd(spectrum, full_matrices=False)
+    return target * np.fft.ifft2(u @ vh, axes=(0, 1)).real[:kh, :kw]

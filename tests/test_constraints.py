@@ -1,6 +1,7 @@
 """`ProcrustesProjection` as a Keras constraint."""
 
 import os
+import re
 
 import keras
 import numpy as np
@@ -310,3 +311,77 @@ def test_a_target_that_is_not_a_finite_positive_number_is_refused(arguments):
     name = next(iter(arguments))
     with pytest.raises(ValueError, match=f"`{name}` must be a finite positive number"):
         ProcrustesProjection((8, 8), **arguments)
+
+
+def _fold(values, n, axis):
+    """Adds every index `i` of `axis` into index `i % n` (circular wrap)."""
+    folded = np.zeros(values.shape[:axis] + (n,) + values.shape[axis + 1:])
+    for i in range(values.shape[axis]):
+        index = [slice(None)] * values.ndim
+        index[axis] = i
+        target = list(index)
+        target[axis] = i % n
+        folded[tuple(target)] += values[tuple(index)]
+    return folded
+
+
+def _layer_operator(layer, n, c_in):
+    """The dense matrix of `layer` (stride 1, padding "valid") over n x n
+    circular inputs, read off the layer's own outputs for a basis.
+
+    A convolution sees the input wrapped around; a transposed convolution's
+    `n + k - 1` outputs are wrapped back onto `n`.
+    """
+    basis = np.eye(n * n * c_in, dtype="float32").reshape(-1, n, n, c_in)
+    k = layer.kernel_size[0]
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        out = _fold(_fold(keras.ops.convert_to_numpy(layer(basis)), n, 1), n, 2)
+    else:
+        wrapped = np.pad(basis, ((0, 0), (0, k - 1), (0, k - 1), (0, 0)), mode="wrap")
+        out = keras.ops.convert_to_numpy(layer(wrapped))
+    return out.reshape(len(basis), -1).T
+
+
+_OTHER_OPERATORS = {
+    # name: (layer from its constraint, c_in, target, rank per frequency)
+    "depthwise": (lambda c: keras.layers.DepthwiseConv2D(
+        3, depth_multiplier=3, use_bias=False, depthwise_constraint=c), 2, np.sqrt(3.0), 2),
+    "transposed_contracting": (lambda c: keras.layers.Conv2DTranspose(
+        2, 3, use_bias=False, kernel_constraint=c), 4, 1.0, 2),
+    "transposed_expanding": (lambda c: keras.layers.Conv2DTranspose(
+        4, 3, use_bias=False, kernel_constraint=c), 2, np.sqrt(2.0), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_OTHER_OPERATORS))
+def test_depthwise_and_transposed_kernels_project_their_own_operator(name):
+    # With the FFT size equal to the 3x3 support the projection is exact, so
+    # every nonzero singular value of the layer's operator is the target.
+    make, c_in, target, rank = _OTHER_OPERATORS[name]
+    operator = name.split("_")[0]
+    layer = make(ProcrustesProjection((3, 3), probability=1.0, operator=operator))
+    model = keras.Sequential([keras.Input((3, 3, c_in)), layer])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x = np.random.default_rng(14).normal(size=(4, 3, 3, c_in)).astype("float32")
+    model.train_on_batch(x, np.zeros_like(model.predict(x, verbose=0)))
+    values = np.linalg.svd(_layer_operator(layer, 3, c_in), compute_uv=False)
+    np.testing.assert_allclose(values[: 9 * rank], target, atol=1e-4)
+    np.testing.assert_allclose(values[9 * rank:], 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("make, told", [
+    (lambda c: keras.layers.DepthwiseConv2D(3, depthwise_constraint=c), "depthwise"),
+    (lambda c: keras.layers.SeparableConv2D(4, 3, depthwise_constraint=c), "depthwise"),
+    (lambda c: keras.layers.Conv2DTranspose(4, 3, kernel_constraint=c), "transposed"),
+])
+def test_depthwise_or_transposed_kernel_without_its_operator_is_refused(make, told):
+    layer = make(ProcrustesProjection((5, 5), probability=1.0))
+    model = keras.Sequential([keras.Input((5, 5, 2)), layer])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    kernel = next(w for w in layer.weights if w.constraint is not None)
+    message = re.escape(f"operator='{told}'). Received operator='convolution'")
+    with pytest.raises(ValueError, match=message):
+        kernel.constraint(kernel)
+    x = np.zeros((2, 5, 5, 2), "float32")
+    with pytest.raises(ValueError, match=f"operator='{told}'"):
+        model.train_on_batch(x, model.predict(x, verbose=0))

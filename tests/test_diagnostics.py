@@ -88,6 +88,21 @@ def test_ratios_match_autodiff_by_hand():
         assert got[name] == pytest.approx(expected[name], rel=1e-4)
 
 
+@pytest.mark.parametrize("bad", [3, -1, 1.5])
+@pytest.mark.parametrize("loss", [None, keras.losses.SparseCategoricalCrossentropy()])
+def test_a_label_that_is_no_class_is_named(bad, loss):
+    # JAX's cross-entropy returned NaN ratios for out-of-range labels.
+    _, model = _chain_model()
+    x, y = _batch()
+    y = y.astype("float32")
+    y[4] = bad
+    with pytest.raises(ValueError, match=rf"\[0, 3\).*Received y\[4\]={bad}"):
+        diagnostics.gradient_norm_ratios(model, x, y, loss=loss)
+    ignoring = keras.losses.SparseCategoricalCrossentropy(ignore_class=-1)
+    y[4] = -1  # the loss's ignored class is allowed
+    assert len(diagnostics.gradient_norm_ratios(model, x, y, loss=ignoring)) == 4
+
+
 def test_measurement_changes_no_variable():
     _, model = _chain_model()
     before = [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables]

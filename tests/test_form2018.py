@@ -89,6 +89,32 @@ def test_gradient_at_an_all_zero_window_is_zero_not_nan(layer):
     assert np.all(np.isfinite(gradient)) and np.all(gradient == 0.0)
 
 
+@pytest.fixture
+def mixed_float16():
+    """The global `mixed_float16` policy for one test."""
+    previous = keras.config.dtype_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.mark.parametrize("make, reference", [
+    (lambda: layers.L2Pooling2D(2), lambda x: _l2_pool_numpy(x, 2)),
+    (lambda: layers.GlobalL2Pooling2D(), lambda x: np.sqrt(np.sum(x**2, axis=(1, 2)))),
+])
+def test_l2_pooling_under_mixed_float16_sums_squares_without_overflow(
+    mixed_float16, make, reference
+):
+    # 300 ** 2 = 9e4 is past float16's largest value (65504); the norms
+    # (600 and 1200 here) are not.
+    x = 300.0 + np.random.default_rng(4).normal(size=(2, 4, 4, 3))
+    layer = make()
+    y = layer(x.astype("float32"))
+    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    expected = reference(x.astype("float16").astype("float64"))
+    np.testing.assert_allclose(_numpy(y), expected, rtol=1e-3)
+
+
 def test_global_l2_pooling_is_each_channels_norm():
     x = np.random.default_rng(2).normal(size=(3, 4, 5, 6)).astype("float32")
     expected = np.sqrt(np.sum(x.astype("float64") ** 2, axis=(1, 2)))

@@ -7,6 +7,7 @@ from keras_procrustes import projection
 from numpy_reference import circular_conv1d_matrix
 from numpy_reference import operator_singular_values
 from numpy_reference import project_conv1d
+from numpy_reference import project_conv2d
 
 ENGINES = [("svd", 10), ("newton_schulz", 30)]
 
@@ -133,6 +134,28 @@ def test_newton_schulz_agrees_with_svd(engine, iterations):
     reference = projection.project_kernel(kernel, (8, 8))
     got = projection.project_kernel(kernel, (8, 8), engine=engine, iterations=iterations)
     np.testing.assert_allclose(np.asarray(got), np.asarray(reference), atol=1e-3)
+
+
+@pytest.mark.parametrize("engine, iterations", ENGINES)
+@pytest.mark.parametrize("scale", [1e-30, 1e18, 1e20, 1e30])
+def test_projection_does_not_depend_on_the_kernel_scale(engine, iterations, scale):
+    # Squares of the entries (or of their FFT) leave float32's range at these
+    # scales; the polar factor does not depend on the scale.
+    rng = np.random.default_rng(8)
+    wide = rng.normal(size=(1, 1, 32, 32))
+    projected = projection.project_kernel(
+        (wide * scale).astype("float32"), (2, 2), target=1.0,
+        engine=engine, iterations=iterations,
+    )
+    values = operator_singular_values(np.asarray(projected, "float64"), 2, 2)
+    np.testing.assert_allclose(values, 1.0, atol=1e-4)
+    kernel = rng.normal(size=(3, 3, 2, 4))
+    projected = projection.project_kernel(
+        (kernel * scale).astype("float32"), (5, 5), target=1.0,
+        engine=engine, iterations=iterations,
+    )
+    reference = project_conv2d(kernel, 5, 5, 1.0)
+    np.testing.assert_allclose(np.asarray(projected), reference, atol=1e-4)
 
 
 @pytest.mark.parametrize("engine, iterations", ENGINES)

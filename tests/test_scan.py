@@ -251,3 +251,27 @@ def test_convert_weights_names_what_differs():
     wider = models.get("procresnet22_bottleneck", scan=True, input_shape=(8, 8, 3), classes=5)
     with pytest.raises(ValueError, match="'predictions'"):
         models.convert_weights(unrolled, wider)
+
+
+def test_remat_scanned_stack_trains_with_the_gradients_of_one_without():
+    # On torch the rematerialised block held the moving moments, which the
+    # training call assigns before the backward pass: train_on_batch raised
+    # "modified by an inplace operation" (models.get(..., remat=True) for
+    # every deep preset, whose stages are scanned).
+    def model(remat):
+        keras.utils.set_random_seed(0)
+        stack = layers.IdentityResidualStack(3, 4, "basic", remat=remat)
+        model = keras.Sequential([keras.Input((6, 6, 4)), stack])
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        return model
+
+    plain, remat = model(False), model(True)
+    remat.set_weights(plain.get_weights())
+    before = plain.get_weights()
+    rng = np.random.default_rng(2)
+    x, y = (rng.normal(size=(4, 6, 6, 4)).astype("float32") for _ in range(2))
+    for each in (plain, remat):
+        each.train_on_batch(x, y)
+    for start, expected, actual in zip(before, plain.get_weights(), remat.get_weights()):
+        assert not np.allclose(start, expected)  # every weight moved
+        np.testing.assert_allclose(start - actual, start - expected, rtol=1e-4, atol=1e-7)

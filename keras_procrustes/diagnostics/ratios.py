@@ -7,6 +7,7 @@ convolutions brings them back to 1.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_procrustes import autodiff
@@ -19,6 +20,51 @@ def loss_function(model, loss):
     if loss is None:
         loss = getattr(model, "loss", None) or "sparse_categorical_crossentropy"
     return keras.losses.get(loss)
+
+
+def _class_count(model):
+    """The width of the model's only output, or None (several, unknown)."""
+    outputs = getattr(model, "outputs", None) or []
+    if len(outputs) != 1 or outputs[0].shape[-1] is None:
+        return None
+    return int(outputs[0].shape[-1])
+
+
+def check_labels(model, loss_fn, y):
+    """Raises a ValueError if a sparse cross-entropy's labels are no class.
+
+    Out of range, TensorFlow and torch raise in the loss and JAX returns
+    NaN; the check makes it one error on every backend.
+
+    Args:
+        model: the model whose output width is the class count.
+        loss_fn: the loss, as `loss_function` returns it; any loss other
+            than sparse categorical cross-entropy is not checked.
+        y: the labels.
+
+    Raises:
+        ValueError: naming the first label that is not an int in
+            `[0, classes)` (the loss's `ignore_class` is allowed).
+    """
+    sparse = isinstance(loss_fn, keras.losses.SparseCategoricalCrossentropy)
+    if not sparse and loss_fn is not keras.losses.sparse_categorical_crossentropy:
+        return
+    classes = _class_count(model)
+    if classes is None:
+        return
+    labels = np.asarray(ops.convert_to_numpy(y)).ravel()
+    ignored = getattr(loss_fn, "ignore_class", None)
+    with np.errstate(invalid="ignore"):
+        bad = ~((labels >= 0) & (labels < classes) & (labels == np.round(labels)))
+    if ignored is not None:
+        bad &= labels != ignored
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise ValueError(
+            f"`y` must hold class indices in [0, {classes}) for model "
+            f"'{model.name}', whose output has {classes} classes. "
+            f"Received y[{index}]={labels[index].item()!r}"
+        )
 
 
 class _Probes(graph_run.Touch):
@@ -99,8 +145,10 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
         (`stage1_block5`).
 
     Raises:
-        ValueError: if the model has no block, two blocks share a name, or
-            the model has no functional graph to run.
+        ValueError: if the model has no block, two blocks share a name,
+            the model has no functional graph to run, or a label of a
+            sparse categorical cross-entropy is not one of the model's
+            classes (`check_labels`).
 
     Example:
     >>> model = keras.applications.ResNet50V2(weights=None, input_shape=(32, 32, 3))
@@ -115,6 +163,7 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
             "graph to place the measurements in."
         )
     loss_fn = loss_function(model, loss)
+    check_labels(model, loss_fn, y)
     probes = _Probes(blocks)
     x = ops.convert_to_tensor(x)
     y = ops.convert_to_tensor(y)

@@ -37,6 +37,16 @@ def safe_sqrt(squares):
     return ops.where(positive, root, ops.zeros_like(squares))
 
 
+def _squares_in_float32(inputs):
+    """`inputs ** 2` in float32 at least (float64 stays float64).
+
+    Under a mixed `float16` policy a square overflows float16 (max 65504)
+    from inputs of about 256, and a window's sum sooner; float32 holds them.
+    """
+    dtype = keras.backend.result_type(inputs.dtype, "float32")
+    return ops.square(ops.cast(inputs, dtype))
+
+
 @keras.saving.register_keras_serializable(package="keras_procrustes")
 class L2Pooling2D(keras.layers.Layer):
     """L2 pooling over `pool_size x pool_size` windows, stride `pool_size`.
@@ -47,7 +57,9 @@ class L2Pooling2D(keras.layers.Layer):
     window are dropped, as Torch's pooling drops them; the output's L2 norm
     equals the input's when height and width are multiples of `pool_size`.
     Where a window is all zero the output is 0 and its gradient is 0, never
-    NaN (`safe_sqrt`). Channels last.
+    NaN (`safe_sqrt`). The squares are summed in float32 (at least), so a
+    `mixed_float16` policy does not overflow; the output is in the layer's
+    compute dtype. Channels last.
 
     Args:
         pool_size: the window's side and the stride, a positive int.
@@ -66,9 +78,10 @@ class L2Pooling2D(keras.layers.Layer):
     def call(self, inputs):
         size = self.pool_size
         mean_squares = ops.average_pool(
-            ops.square(inputs), size, strides=size, padding="valid"
+            _squares_in_float32(inputs), size, strides=size, padding="valid"
         )
-        return safe_sqrt(mean_squares * float(size * size))
+        norms = safe_sqrt(mean_squares * float(size * size))
+        return ops.cast(norms, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape
@@ -88,7 +101,8 @@ class GlobalL2Pooling2D(keras.layers.Layer):
     `y[b, c] = sqrt(sum over (i, j) of x[b, i, j, c] ** 2)`: the head of the
     paper's 2018 form, which keeps the feature map's norm exactly (one
     window covering the whole map). The gradient of an all-zero channel is
-    0, never NaN (`safe_sqrt`). Channels last.
+    0, never NaN (`safe_sqrt`). The squares are summed in float32 (at
+    least); the output is in the layer's compute dtype. Channels last.
 
     Args:
         keepdims: keep the spatial axes, as size 1.
@@ -104,8 +118,10 @@ class GlobalL2Pooling2D(keras.layers.Layer):
         self.keepdims = bool(keepdims)
 
     def call(self, inputs):
-        squares = ops.sum(ops.square(inputs), axis=(1, 2), keepdims=self.keepdims)
-        return safe_sqrt(squares)
+        squares = ops.sum(
+            _squares_in_float32(inputs), axis=(1, 2), keepdims=self.keepdims
+        )
+        return ops.cast(safe_sqrt(squares), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         if self.keepdims:

@@ -22,6 +22,11 @@ from keras_procrustes.layers.residual_block import unit_specs
 
 # The weights of one unit (BN-ReLU-conv) of a block, in this order.
 UNIT_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance", "kernel")
+# The ones a training step reads (batch moments replace the moving ones).
+# The moving moments are assigned after the scan, before the backward pass:
+# a rematerialised block (torch's checkpoint) that held them would find them
+# changed in place.
+TRAINING_WEIGHTS = ("gamma", "beta", "kernel")
 
 
 class _PerBlock:
@@ -159,30 +164,42 @@ class IdentityResidualStack(keras.layers.Layer):
         return [unit[weight] for unit in self.units for weight in UNIT_WEIGHTS]
 
     def _block(self, x, weights, training):
-        """One block on `x` with one block's weights: `(x + F(x), moments)`."""
+        """One block on `x` with one block's weights: `(x + F(x), moments)`.
+
+        `weights` holds one dict per unit, by weight name: `TRAINING_WEIGHTS`
+        in training, `UNIT_WEIGHTS` otherwise.
+        """
         moments = []
         y = x
-        for gamma, beta, moving_mean, moving_variance, kernel in weights:
+        for unit in weights:
             if training:
                 y, mean, variance = normalize_with_batch_moments(
-                    y, gamma, beta, self.epsilon
+                    y, unit["gamma"], unit["beta"], self.epsilon
                 )
                 moments += [mean, variance]
             else:
                 y = normalize_with_moving_moments(
-                    y, gamma, beta, moving_mean, moving_variance, self.epsilon
+                    y, unit["gamma"], unit["beta"], unit["moving_mean"],
+                    unit["moving_variance"], self.epsilon,
                 )
             y = ops.relu(ops.cast(y, self.compute_dtype))
-            y = conv_same(y, ops.cast(kernel, self.compute_dtype))
+            y = conv_same(y, ops.cast(unit["kernel"], self.compute_dtype))
         return x + y, moments
 
+    def _weights_read(self, training):
+        """The weight names a call reads, per unit."""
+        return TRAINING_WEIGHTS if training else UNIT_WEIGHTS
+
     def _block_of_flat_weights(self, training):
-        """`block(x, *flat_weights)`: `_block` on one block's flat weights."""
-        units = len(self.units)
-        per_unit = len(UNIT_WEIGHTS)
+        """`block(x, *flat_weights)`: `_block` on one block's flat weights,
+        unit by unit in `_weights_read(training)` order."""
+        names = self._weights_read(training)
 
         def block(x, *flat_weights):
-            weights = [flat_weights[i * per_unit:(i + 1) * per_unit] for i in range(units)]
+            values = iter(flat_weights)
+            weights = [
+                {name: next(values) for name in names} for _ in self.units
+            ]
             return self._block(x, weights, training)
 
         return block
@@ -222,7 +239,11 @@ class IdentityResidualStack(keras.layers.Layer):
             for unit in self.units
             for _ in ("mean", "variance")
         ] if training else []
-        weights = [variable.value for variable in self.block_weights()]
+        weights = [
+            unit[name].value
+            for unit in self.units
+            for name in self._weights_read(training)
+        ]
         xs = [ops.arange(self.num_blocks, dtype="int32"), weights]
         if probes is not None:
             xs.append(list(probes))
