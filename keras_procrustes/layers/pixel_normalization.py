@@ -28,7 +28,8 @@ class PixelNormalization(keras.layers.Normalization):
     are NumPy arrays after `build`, so a traced call (`tf.function`,
     `jax.jit`, `torch.onnx.export`) holds them as constants, not as captured
     inputs. Adapted statistics (`mean=None`) stay as in Keras. Once built,
-    it takes only inputs of the rank and channel count it was built for.
+    it takes only inputs of the rank and channel count it was built for
+    (not an unknown channel count either).
 
     Args:
         **kwargs: `keras.layers.Normalization` arguments (`mean`,
@@ -63,14 +64,20 @@ class PixelNormalization(keras.layers.Normalization):
             return
         built = tuple(built)
         axes = self._keep_axis if len(shape) == len(built) else ()
-        wrong = [a for a in axes if None not in (shape[a], built[a]) and shape[a] != built[a]]
+        # An unknown size is refused too: TensorFlow traces a function called
+        # with a new shape again with that axis unknown (`tf.function(
+        # reduce_retracing=True)`, as Keras' `predict` does), and this layer
+        # would then broadcast one channel to all at run time.
+        wrong = [a for a in axes if built[a] is not None and shape[a] != built[a]]
         if len(shape) == len(built) and not wrong:
             return
-        expected = " and ".join(f"{built[a]} channels on axis {a}" for a in self._keep_axis)
+        unknown = (" (None: TensorFlow traced calls of several channel counts as one)"
+                   if any(shape[a] is None for a in axes) else "")
+        expected = ", ".join(f"axis {a} of size {built[a]}" for a in self._keep_axis)
         raise ValueError(
-            f"Layer '{self.name}' normalises inputs of shape {built}, per "
-            f"channel: {expected}. The model takes images of that channel "
-            f"count. Received inputs of shape {shape}. Build the model for these "
+            f"Layer '{self.name}' normalises inputs of shape {built} per "
+            f"channel ({expected}): the model takes images of that channel "
+            f"count. Received inputs of shape {shape}{unknown}. Build the model for these "
             "images (`input_shape=(height, width, channels)`) or convert them "
             "(grey to RGB: `keras.ops.repeat(images, 3, axis=-1)`)."
         )
