@@ -1,8 +1,9 @@
 """Data: CIFAR-10/100 and Fashion-MNIST as tf.data pipelines, offline first.
 
 `datasets` names the data sets; `sources.load_arrays` searches the formats
-(`cifar`, `idx`, `keras_cache`, `tfds_source`); `splits` cuts and describes
-a run's data; `pipeline` makes the tf.data streams.
+(`cifar`, `idx`, `keras_cache`, `tfds_source`); `arrays` checks a user's
+arrays; `splits` cuts and describes a run's data; `pipeline` makes the
+tf.data streams.
 """
 
 from keras_procrustes.data.datasets import DATASETS

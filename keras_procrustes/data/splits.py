@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 
+from keras_procrustes.data import arrays
 from keras_procrustes.data import pipeline
 from keras_procrustes.data import sources
 from keras_procrustes.data.datasets import get_spec
@@ -70,9 +71,8 @@ def _read(dataset, data_dir, download):
     if isinstance(dataset, str):
         train, test, source = sources.load_arrays(dataset, data_dir=data_dir, download=download)
         return train, test, dataset, get_spec(dataset).classes, source
-    train, test = dataset
-    classes = int(max(np.max(train[1]), np.max(test[1]))) + 1
-    return train, test, ARRAYS, classes, ARRAYS
+    train, test = arrays.check_arrays(dataset)
+    return train, test, ARRAYS, arrays.classes_of(train[1], test[1]), ARRAYS
 
 
 def load_splits(
@@ -89,8 +89,9 @@ def load_splits(
     Args:
         name: `"cifar10"`, `"cifar100"` or `"fashion_mnist"`; or arrays
             `((x_train, y_train), (x_test, y_test))` (uint8 images
-            `(N, H, W, C)`, int labels from 0; the classes are the largest
-            label plus one).
+            `(N, H, W, C)`, or `(N, H, W)` grey images, which get a channel
+            axis; int labels from 0, `(N,)` or `(N, 1)`; the classes are the
+            largest label plus one), checked by `arrays.check_arrays`.
         data_dir: a local folder or archive; see `sources.load_arrays`.
         download: allow tensorflow-datasets to download.
         image_size: the size the pipelines will pad or resize to.
@@ -103,7 +104,8 @@ def load_splits(
         and `std` are those of the training split as the pipeline yields it.
 
     Raises:
-        ValueError: for an unknown name or a `max_*_examples` below 1.
+        ValueError: for an unknown name, arrays a run can't use (see
+            `arrays.check_arrays`) or a `max_*_examples` below 1.
         DataSourceError: when no source has the data (see `load_arrays`).
     """
     (x_train, y_train), (x_test, y_test), label, classes, source = _read(

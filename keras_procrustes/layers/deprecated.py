@@ -11,7 +11,10 @@ Keras stores a layer's weights under its class name (`layers/
 projection_residual_block_1/...`), so files saved before the rename hold
 the old names. A `.keras` file loads with `keras.models.load_model` as it
 is (its layers come back as the deprecated class, which warns); a weights
-file goes through `upgrade_weights_file`, which renames its groups.
+file goes through `upgrade_weights_file`, which renames its groups. Layers
+named by Keras after the old class (`projection_residual_block_1`) are
+matched by `models.convert_weights` under the new class's name
+(`current_layer_name`).
 """
 
 import os
@@ -122,6 +125,25 @@ def upgrade_weights_file(path, folder):
             return None
     _rename_groups(copy)
     return copy
+
+
+def current_layer_name(layer):
+    """The name `layer` has in a model built now.
+
+    A layer of a deprecated class whose name Keras made up from the old
+    class (`projection_residual_block_2`) gets the new class's
+    (`conv_shortcut_residual_block_2`); any other name is kept.
+
+    Args:
+        layer: a Keras layer.
+
+    Returns:
+        The layer's name, with an old class's prefix replaced.
+    """
+    match = _OLD_GROUP.match(layer.name)
+    if match is None or type(layer).__name__ not in RENAMED_LAYERS:
+        return layer.name
+    return _NEW_GROUP[match.group(1)] + (match.group(2) or "")
 
 
 def _all_layers(layer):

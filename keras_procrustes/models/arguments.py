@@ -4,6 +4,7 @@ Each function raises a ValueError in Keras' form, naming the first bad
 argument and its value; the graph module calls them before it builds.
 """
 
+import numbers
 import warnings
 
 import keras
@@ -66,7 +67,60 @@ def check_head(include_top, pooling, classes):
         )
 
 
-def check_input_shape(input_shape, num_stages, procrustes):
+def check_data_format():
+    """Refuses a global `channels_first` image data format.
+
+    The models are channels-last only: their projections (the FFT of the
+    kernels over height and width), scanned stages and pooling layers
+    index the channels last. keras.applications' models follow
+    `keras.config.image_data_format()` instead.
+
+    Raises:
+        ValueError: naming the data format, when it is not `channels_last`.
+    """
+    data_format = keras.config.image_data_format()
+    if data_format != "channels_last":
+        raise ValueError(
+            "ProcrustesResNet builds channels-last models only: inputs are "
+            "(height, width, channels). Call keras.config.set_image_data_format("
+            "'channels_last') before building, and give images channels last. "
+            f"Received keras.config.image_data_format()={data_format!r}"
+        )
+
+
+def model_input_shape(input_tensor, input_shape):
+    """The `(height, width, channels)` the model takes, and the argument it comes from.
+
+    Args:
+        input_tensor: the model's input tensor, or `None`.
+        input_shape: the `input_shape` argument.
+
+    Returns:
+        `(shape, argument)`: `input_tensor`'s shape without the batch axis
+        and `"input_tensor.shape[1:]"` when a tensor is given (its shape is
+        the one the model gets), else `input_shape` and `"input_shape"`.
+
+    Raises:
+        ValueError: for an `input_tensor` that is not a 4-D tensor.
+    """
+    if input_tensor is None:
+        return input_shape, "input_shape"
+    shape = getattr(input_tensor, "shape", None)
+    if shape is None or len(shape) != 4:
+        raise ValueError(
+            "`input_tensor` must be a 4-D tensor (batch, height, width, "
+            f"channels). Received input_tensor with shape={shape}"
+        )
+    sizes = tuple(None if size is None else int(size) for size in shape[1:])
+    return sizes, "input_tensor.shape[1:]"
+
+
+def _is_size(value):
+    """True for a positive int (a Python or NumPy int, not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+
+
+def check_input_shape(input_shape, num_stages, procrustes, argument="input_shape"):
     """Checks that the input fits the stages (and the projections).
 
     Args:
@@ -75,22 +129,32 @@ def check_input_shape(input_shape, num_stages, procrustes):
         procrustes: the Procrustes form, whose projections need a fixed
             height and width (the FFT size; Zaeemzadeh, Rahnavard & Shah,
             TPAMI 2020, arXiv:1805.07477, after Sedghi et al., ICLR 2019).
+        argument: the name the messages give the shape (`"input_shape"`,
+            or `"input_tensor.shape[1:]"`).
 
     Raises:
-        ValueError: for a shape that is not 3-D, an unknown height or
-            width in the Procrustes form, or a size under `2 ** num_stages`.
+        ValueError: for a shape that is not 3-D, a size or channel count
+            that is not a positive int (height and width may be None), an
+            unknown height or width in the Procrustes form, or a size under
+            `2 ** num_stages`.
     """
     if input_shape is None or len(input_shape) != 3:
         raise ValueError(
             "`input_shape` must be (height, width, channels). "
-            f"Received input_shape={input_shape}"
+            f"Received {argument}={input_shape}"
         )
-    height, width, _ = input_shape
+    height, width, channels = input_shape
+    if not (_is_size(channels) and all(s is None or _is_size(s) for s in (height, width))):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) of positive ints "
+            "(height and width may be None where the form allows). "
+            f"Received {argument}={tuple(input_shape)}"
+        )
     if procrustes and (height is None or width is None):
         raise ValueError(
             "A ProcrustesResNet needs a fixed input height and width: its "
             "projections run at the layers' input size. "
-            f"Received input_shape={tuple(input_shape)}"
+            f"Received {argument}={tuple(input_shape)}"
         )
     min_size = 2**num_stages
     for size in (height, width):
@@ -98,7 +162,7 @@ def check_input_shape(input_shape, num_stages, procrustes):
             raise ValueError(
                 f"The input is too small for the {num_stages - 1} stride-2 "
                 f"stages: height and width must be at least {min_size}. "
-                f"Received input_shape={tuple(input_shape)}"
+                f"Received {argument}={tuple(input_shape)}"
             )
 
 

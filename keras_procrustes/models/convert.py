@@ -12,6 +12,7 @@ from keras import ops
 
 from keras_procrustes.layers import IdentityResidualBlock
 from keras_procrustes.layers import IdentityResidualStack
+from keras_procrustes.layers.deprecated import current_layer_name
 
 
 def _unrolled_block_variables(block):
@@ -38,7 +39,9 @@ def _named_arrays(model):
                 ops.convert_to_numpy(v) for v in _unrolled_block_variables(layer)
             ]
         elif layer.weights:
-            arrays[layer.name] = [ops.convert_to_numpy(v) for v in layer.weights]
+            arrays[current_layer_name(layer)] = [
+                ops.convert_to_numpy(v) for v in layer.weights
+            ]
     return arrays
 
 
@@ -48,8 +51,11 @@ def convert_weights(source, target):
     The two models must be the same architecture, each stage's identity
     blocks unrolled (`IdentityResidualBlock`s) or scanned (one
     `IdentityResidualStack`) in either; blocks are matched by name
-    (`stage2_block7` in both forms), other layers by layer name. Moving
-    statistics are copied too, so both give the same outputs.
+    (`stage2_block7` in both forms), other layers by layer name (a
+    deprecated `ProjectionResidualBlock` named by Keras,
+    `projection_residual_block_1`, as `conv_shortcut_residual_block_1`, its
+    name in a model built now). Moving statistics are copied too, so both
+    give the same outputs.
 
     Args:
         source: a built model, e.g. `models.resnet1001(scan=False)` with
@@ -91,6 +97,6 @@ def convert_weights(source, target):
             for variable, array in zip(_unrolled_block_variables(layer), arrays[layer.name]):
                 variable.assign(array)
         elif layer.weights:
-            for variable, array in zip(layer.weights, arrays[layer.name]):
+            for variable, array in zip(layer.weights, arrays[current_layer_name(layer)]):
                 variable.assign(array)
     return target

@@ -179,7 +179,9 @@ def ProcrustesResNet(
     BN-ReLU, pooling and the classifier. All convs are bias-free.
 
     The model takes raw pixel values in [0, 255] (`include_preprocessing`),
-    as keras.applications' models do. Its `pyramid_outputs` attribute holds
+    as keras.applications' models do. It is channels-last only: with
+    `keras.config.image_data_format()` set to `"channels_first"` it is
+    refused (keras.applications' models follow that setting). Its `pyramid_outputs` attribute holds
     each stage's output (`models.pyramid_outputs`), keras-hub style, for use
     as a backbone.
 
@@ -193,9 +195,12 @@ def ProcrustesResNet(
         include_top: whether to add the classifier.
         weights: `None`, the path of a weights file, or the name of a
             preset with published weights (`models.list_models(pretrained=True)`).
-        input_tensor: optional Keras tensor to use as the input.
-        input_shape: `(height, width, channels)`; height and width must be
-            fixed in the Procrustes form and at least `2 ** num_stages`.
+        input_tensor: optional Keras tensor to use as the input; its shape
+            is then the model's (and `input_shape` is not used).
+        input_shape: `(height, width, channels)`, channels last; height
+            and width must be fixed in the Procrustes form and at least
+            `2 ** num_stages`. The model refuses images of another channel
+            count (a grey `(N, 32, 32, 1)` batch for an RGB model).
         pooling: `None`, `"avg"` or `"max"` when `include_top=False`.
         classes: number of classes when `include_top=True`.
         classifier_activation: activation of the classifier.
@@ -234,12 +239,15 @@ def ProcrustesResNet(
 
     Raises:
         ValueError: naming the first bad argument (see
-            `models.arguments`), an unusable `weights`, or a projection
-            option the constraint refuses.
+            `models.arguments`), an unusable or damaged `weights` file, a
+            `channels_first` data format, or a projection option the
+            constraint refuses.
     """
+    arguments.check_data_format()
     arguments.check_stages(stackwise_num_blocks, stackwise_num_filters, block_type)
     arguments.check_head(include_top, pooling, classes)
-    arguments.check_input_shape(input_shape, len(stackwise_num_blocks), procrustes)
+    input_shape, argument = arguments.model_input_shape(input_tensor, input_shape)
+    arguments.check_input_shape(input_shape, len(stackwise_num_blocks), procrustes, argument)
     statistics = arguments.preprocessing_statistics(
         include_preprocessing, input_shape[-1], preprocessing_mean, preprocessing_std
     )

@@ -31,7 +31,7 @@ from keras_procrustes.models.weights import weights_file
 POOLINGS = (None, "avg", "max", "l2")
 
 
-def _check_widths(stackwise_num_filters, block_type, input_shape):
+def _check_widths(stackwise_num_filters, input_shape, argument):
     """Duplication doubles the width and pooling halves the size: check both."""
     for previous, current in zip(stackwise_num_filters, stackwise_num_filters[1:]):
         if current != 2 * previous:
@@ -45,7 +45,7 @@ def _check_widths(stackwise_num_filters, block_type, input_shape):
         raise ValueError(
             f"L2 pooling keeps the norm only where its windows cover the input: "
             f"height and width must be multiples of {step}. "
-            f"Received input_shape={tuple(input_shape)}"
+            f"Received {argument}={tuple(input_shape)}"
         )
 
 
@@ -112,9 +112,11 @@ def ProcrustesResNet2018(
         block_type: `"bottleneck"` or `"basic"`.
         include_top: whether to add the classifier.
         weights: `None` or the path of a weights file.
-        input_tensor: optional Keras tensor to use as the input.
-        input_shape: `(height, width, channels)`; height and width (when
-            known) must be multiples of `2 ** (num_stages - 1)`.
+        input_tensor: optional Keras tensor to use as the input; its shape
+            is then the model's, checked as `input_shape` is.
+        input_shape: `(height, width, channels)`, channels last (a
+            `channels_first` data format is refused); height and width
+            (when known) must be multiples of `2 ** (num_stages - 1)`.
         pooling: `None`, `"l2"`, `"avg"` or `"max"` when `include_top=False`.
         classes: number of classes when `include_top=True`.
         classifier_activation: activation of the classifier.
@@ -141,14 +143,17 @@ def ProcrustesResNet2018(
 
     Raises:
         ValueError: naming the first bad argument (a width that does not
-            double, a size that the pooling windows do not cover, ...).
+            double, a size that the pooling windows do not cover, ...), or
+            a `channels_first` data format.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}. Received pooling={pooling!r}")
+    arguments.check_data_format()
     arguments.check_stages(stackwise_num_blocks, stackwise_num_filters, block_type)
     arguments.check_head(include_top, None, classes)
-    arguments.check_input_shape(input_shape, len(stackwise_num_blocks), False)
-    _check_widths(stackwise_num_filters, block_type, input_shape)
+    input_shape, argument = arguments.model_input_shape(input_tensor, input_shape)
+    arguments.check_input_shape(input_shape, len(stackwise_num_blocks), False, argument)
+    _check_widths(stackwise_num_filters, input_shape, argument)
     statistics = arguments.preprocessing_statistics(
         include_preprocessing, input_shape[-1], preprocessing_mean, preprocessing_std
     )

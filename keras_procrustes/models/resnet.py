@@ -103,8 +103,10 @@ DOC = """
             projected stem and transitions), `False` He et al.'s baseline.
         include_top: whether to add the classifier.
         weights: `None`, the path of a weights file, or a preset name.
-        input_tensor: optional Keras tensor to use as the input.
-        input_shape: `(height, width, channels)`, default `(32, 32, 3)`.
+        input_tensor: optional Keras tensor to use as the input (its
+            shape is then the model's).
+        input_shape: `(height, width, channels)`, channels last, default
+            `(32, 32, 3)`; images of another channel count are refused.
         pooling: `None`, `"avg"` or `"max"` when `include_top=False`.
         classes: number of classes, default 10.
         classifier_activation: activation of the classifier.

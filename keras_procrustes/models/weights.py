@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import zipfile
 
 import keras
 
@@ -77,6 +78,39 @@ _SIGNATURES = {
 }
 
 
+def _read_dataset(_, item):
+    """Reads an HDF5 dataset whole (`visititems` callback); returns None."""
+    if hasattr(item, "dtype"):
+        item[()]  # a damaged or missing chunk raises here
+
+
+def damage_of(path):
+    """Why a weights file can't be read whole, or `None` when it can.
+
+    A `.keras` file is a zip archive whose members carry checksums
+    (`ZipFile.testzip`); a `.weights.h5` file is read dataset by dataset.
+
+    Args:
+        path: a `.keras` or `.weights.h5` file.
+
+    Returns:
+        The reader's message, or `None`.
+    """
+    import h5py  # a Keras dependency; needed only here
+
+    try:
+        if path.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                broken = archive.testzip()
+            return None if broken is None else f"the member {broken} fails its checksum"
+        with h5py.File(path, "r") as store:
+            store.visititems(_read_dataset)
+    except (OSError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile) as error:
+        lines = str(error).strip().splitlines()
+        return lines[0] if lines else type(error).__name__
+    return None
+
+
 def load_weights_file(model, path):
     """`model.load_weights(path)`, with a ValueError that names the file.
 
@@ -89,9 +123,10 @@ def load_weights_file(model, path):
 
     Raises:
         ValueError: for a file that is not a weights file (a wrong suffix,
-            or not HDF5 / zip inside), or whose weights do not fit the model
-            (another architecture or class count), naming `path` and the
-            reason, chained to the loader's error.
+            or not HDF5 / zip inside), one that is damaged or truncated, or
+            whose weights do not fit the model (another architecture or
+            class count), naming `path` and the reason, chained to the
+            loader's error.
     """
     name = os.fspath(path)
     for suffix, (signature, kind) in _SIGNATURES.items():
@@ -108,6 +143,12 @@ def load_weights_file(model, path):
         raise ValueError(
             f"weights={name!r} is not a weights file: its name must end in "
             "`.weights.h5` (`model.save_weights`) or `.keras` (`model.save`)."
+        )
+    damage = damage_of(name)
+    if damage is not None:
+        raise ValueError(
+            f"weights={name!r} can't be read: the file is damaged or truncated "
+            f"({damage}). Save or download it again."
         )
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -21,6 +21,7 @@ import time
 import keras
 
 from keras_procrustes import data
+from keras_procrustes.data import arrays
 from keras_procrustes.training import build
 from keras_procrustes.training import launch
 from keras_procrustes.training import report
@@ -40,7 +41,9 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
             already compiled; for several replicas, pass a name).
         dataset: a data set name (`"cifar10"`, `"cifar100"`,
             `"fashion_mnist"`), or `((x_train, y_train), (x_test, y_test))`
-            uint8 image arrays `(N, H, W, C)` and int labels.
+            uint8 image arrays `(N, H, W, C)` (grey images may be `(N, H,
+            W)`: they get a channel axis, as `keras.datasets.mnist` gives
+            them) and int labels from 0, `(N,)` or `(N, 1)`.
         callbacks: more Keras callbacks, run after the package's own, on
             every process of a job.
         **options: `TrainingConfig` fields: `epochs`, `batch_size`, `lr`,
@@ -57,7 +60,12 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     Raises:
         TypeError: for an unknown option, or the model or data set passed
             as an option.
-        ValueError: for a `model_or_name` that is neither a name nor a model.
+        ValueError: for a `model_or_name` that is neither a name nor a
+            model, arrays a run can't use (`data.arrays.check_arrays`: labels
+            below 0, more images than labels or fewer, an empty split,
+            ...), or
+            labels beyond the given model's classes; before any model is
+            built and before the run folder is touched.
         OptionError: naming the first bad option (or a run folder that
             can't be used).
         RunStateError: for a run folder whose state can't be resumed.
@@ -70,6 +78,7 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     """
     config = make_config(model_or_name, dataset, options)
     config.check()
+    check_data(model_or_name, dataset)
     run_options = config.run_options()
     run, devices = launch.plan_run(config, run_options)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
@@ -111,6 +120,38 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     if not devices.is_chief:  # the run's record is process 0's to write
         return {**facts, "process_id": devices.process_id}
     return report.finish(config, run, model, callback_list, facts)
+
+
+def check_data(model_or_name, dataset):
+    """Refuses arrays a run can't use, and labels beyond a given model's classes.
+
+    Args:
+        model_or_name: `fit`'s first argument.
+        dataset: `fit`'s second argument.
+
+    Raises:
+        ValueError: naming `dataset` and its first bad array, or
+            `model_or_name` when its classifier has fewer outputs than the
+            labels need.
+    """
+    if isinstance(dataset, str):
+        classes, labels = data.get_spec(dataset).classes, f"dataset={dataset!r}"
+    else:
+        (_, y_train), (_, y_test) = arrays.check_arrays(dataset)
+        classes, labels = arrays.classes_of(y_train, y_test), "the labels of `dataset`"
+    if not isinstance(model_or_name, keras.Model):
+        return
+    try:
+        shape = model_or_name.output_shape
+    except (AttributeError, ValueError):  # a subclassed model not yet built
+        return
+    if isinstance(shape, tuple) and len(shape) == 2 and shape[-1] is not None \
+            and shape[-1] < classes:
+        raise ValueError(
+            f"model_or_name={model_or_name.name!r} outputs {shape[-1]} classes "
+            f"(output shape {shape}); {labels} need {classes} (labels 0 to "
+            f"{classes - 1}). Build the model with classes={classes}."
+        )
 
 
 def make_config(model_or_name, dataset, options):
