@@ -2,9 +2,12 @@
 
 Every file here is written under a temporary name and moved into place, and
 a backup's metadata is written last: a run killed at any moment leaves the
-previous complete state. Only files of the names written here are deleted.
+previous complete state. A write that fails (a full disk, Ctrl-C) deletes
+its temporary file. Only files of the names written here are deleted.
 """
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -25,12 +28,57 @@ class RunStateError(Exception):
     """A run's saved state can't be used; the message says what to do."""
 
 
+class DiskFullError(RunStateError):
+    """The disk filled up while a file was written; the message names the file."""
+
+
+def is_disk_full(error):
+    """Whether `error` is an `OSError` of a full disk (`ENOSPC`, also as h5py words it)."""
+    return isinstance(error, OSError) and (
+        error.errno == errno.ENOSPC or "No space left on device" in str(error))
+
+
+def disk_full(path):
+    """The `DiskFullError` of a write of `path`."""
+    return DiskFullError(f"the disk is full: {path} could not be written. The files written "
+                         "before are intact: free some space and rerun the same command")
+
+
+@contextlib.contextmanager
+def writing(path, partial=None):
+    """Writes `path` through a temporary file, moved into place when complete.
+
+    On any error (a full disk, Ctrl-C) the temporary file is deleted and
+    `path` keeps what it held.
+
+    Args:
+        path: the file to write.
+        partial: the temporary file (default `path.partial`); `path` itself
+            for a new file of its own name, deleted if the write fails.
+
+    Yields:
+        The path to write to.
+
+    Raises:
+        DiskFullError: when the disk is full.
+    """
+    partial = partial or f"{path}.partial"
+    try:
+        yield partial
+        if partial != path:
+            os.replace(partial, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        if is_disk_full(error):
+            raise disk_full(path) from None
+        raise
+
+
 def write_json(path, value):
     """Writes JSON to `path` atomically (a temporary file, then a rename)."""
-    partial = f"{path}.partial"
-    with open(partial, "w") as handle:
+    with writing(path) as partial, open(partial, "w") as handle:
         json.dump(value, handle, indent=2)
-    os.replace(partial, path)
 
 
 def read_json(path, what):
@@ -149,8 +197,9 @@ class RunBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
-        with distribute.local_only():
-            self.model.save_weights(os.path.join(self.folder, weights), overwrite=True)
+        path = os.path.join(self.folder, weights)
+        with writing(path, partial=path), distribute.local_only():
+            self.model.save_weights(path, overwrite=True)
         write_json(
             os.path.join(self.folder, BACKUP_METADATA), {"epoch": epoch + 1, "weights": weights}
         )
@@ -204,10 +253,11 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get("val_accuracy")
         if value is None or (self.best is not None and value <= self.best["val_accuracy"]):
             return
+        best = {"epoch": epoch + 1, "val_accuracy": float(value),
+                 "test_error": 1.0 - float(value)}
         partial = os.path.join(self.run_dir, "best.partial.keras")
-        with distribute.local_only():
-            self.model.save(partial)
-        os.replace(partial, os.path.join(self.run_dir, BEST_MODEL))
-        self.best = {"epoch": epoch + 1, "val_accuracy": float(value),
-                     "test_error": 1.0 - float(value)}
-        write_json(os.path.join(self.run_dir, BEST_METADATA), self.best)
+        with writing(os.path.join(self.run_dir, BEST_MODEL), partial):
+            with distribute.local_only():
+                self.model.save(partial)
+            write_json(os.path.join(self.run_dir, BEST_METADATA), best)
+        self.best = best

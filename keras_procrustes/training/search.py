@@ -3,7 +3,9 @@
 The project folder `directory/project_name` is marked as this package's
 (`keras_procrustes_tuning.json`) when it is made. `overwrite=True` deletes
 only what keras-tuner and this package write there, and only in a marked
-folder; a folder of someone else's is refused.
+folder; a folder of someone else's is refused. The search's chief (or the
+one process of a search) locks the project for the whole search
+(`folder_lock`): a second search, or a training run, is refused there.
 """
 
 import os
@@ -13,23 +15,27 @@ import shutil
 from keras_procrustes import data
 from keras_procrustes.training import callbacks
 from keras_procrustes.training import distribute
+from keras_procrustes.training import folder_lock
 from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
+from keras_procrustes.training.checkpoints import writing
+from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.search_config import MARKER
 from keras_procrustes.training.search_config import SearchConfig
-from keras_procrustes.training.search_config import check_project  # noqa: F401
+from keras_procrustes.training.search_config import check_project
 
 _TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
                           r"trial_\d+|tensorboard|best\.keras|"
-                          r"best_hyperparameters\.json|" + re.escape(MARKER))
+                          r"best_hyperparameters\.json|" + re.escape(MARKER) + "|" +
+                          re.escape(folder_lock.LOCK_FILE))
 
 
-def clear_project(project):
-    """Deletes what a search wrote in a marked project folder, nothing else."""
+def clear_project(project, keep=None):
+    """Deletes what a search wrote in a marked project folder, nothing else (but `keep`)."""
     for name in os.listdir(project):
         path = os.path.join(project, name)
-        if not _TUNER_FILES.fullmatch(name):
+        if not _TUNER_FILES.fullmatch(name) or name == keep:
             continue
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -62,6 +68,7 @@ def search(dataset="cifar10", config=None, **options):
     Raises:
         OptionError: naming the first bad option (`SearchConfig.check`).
         DataSourceError: when no source has the data set.
+        FolderBusyError: when another process writes the project folder.
         RunStateError: when no trial completed.
 
     Example:
@@ -82,12 +89,21 @@ def search(dataset="cifar10", config=None, **options):
     devices = distribute.configure(config.cpu_replicas)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
         config.dataset, **config.data_options())
+    _check_batch_sizes(config, info.train_examples, devices.replicas)
     hypermodel = tuning.ProcrustesResNetHyperModel(
         info.input_shape, info.classes, block_type=config.block_type, depths=config.depths,
         batch_sizes=config.batch_sizes, replicas=devices.replicas,
-        preprocessing=(info.mean, info.std), seed=config.seed)
-    if not is_worker:
-        _mark_project(project, config.dataset, config.overwrite)
+        preprocessing=(info.mean, info.std), seed=config.seed,
+        image_size=config.image_size, channels=config.channels)
+    lock = folder_lock.NoLock() if is_worker else _lock_project(project, config)
+    with lock:
+        return _search(config, hypermodel, devices, project, is_worker,
+                       ((x_train, y_train), (x_test, y_test), info))
+
+
+def _search(config, hypermodel, devices, project, is_worker, splits):
+    """`search` once the project is locked: the tuner, its search, the results."""
+    (x_train, y_train), (x_test, y_test), info = splits
     search_tuner = tuning.make_tuner(
         hypermodel, kind=config.tuner, max_trials=config.max_trials, objective=config.objective,
         directory=config.directory, project_name=config.project_name,
@@ -103,13 +119,46 @@ def search(dataset="cifar10", config=None, **options):
     return _save_best(search_tuner, project)
 
 
-def _mark_project(project, dataset, overwrite):
-    """Clears a project being overwritten, makes it, and marks it as this package's."""
-    if overwrite and os.path.isdir(project):
-        clear_project(project)
+def _check_batch_sizes(config, train_examples, replicas):
+    """Refuses batch sizes whose global batch is more than the training set, on several replicas.
+
+    Raises:
+        OptionError: naming `batch_sizes`.
+    """
+    too_big = [size for size in config.batch_sizes if size * replicas > train_examples]
+    if replicas > 1 and too_big:
+        raise OptionError(
+            "batch_sizes", " ".join(map(str, config.batch_sizes)),
+            f"the global batch of {too_big[0]} ({too_big[0] * replicas} on {replicas} replicas) "
+            f"is more than the {train_examples} training images, and several replicas train "
+            "on whole batches only: lower --batch-sizes or use more images")
+
+
+def _lock_project(project, config):
+    """Locks the project folder, checks it again under the lock, and marks it as this package's.
+
+    Returns:
+        The `FolderLock`.
+
+    Raises:
+        FolderBusyError: when another process writes the project.
+        OptionError: when the project changed before the lock (e.g. a
+            training run took it).
+    """
+    made = not os.path.isdir(project)
     os.makedirs(project, exist_ok=True)
-    if not os.path.exists(os.path.join(project, MARKER)):
-        write_json(os.path.join(project, MARKER), {"dataset": dataset})
+    lock = folder_lock.acquire(project, "tune")
+    lock.made_folder = made
+    try:
+        check_project(config.directory, config.project_name, config.overwrite)
+        if config.overwrite:
+            clear_project(project, keep=folder_lock.LOCK_FILE)
+        if not os.path.exists(os.path.join(project, MARKER)):
+            write_json(os.path.join(project, MARKER), {"kind": "tune", "dataset": config.dataset})
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def use_chief_oracle(role):
@@ -137,10 +186,22 @@ def _tensorboard(project):
 
 
 def _save_best(search_tuner, project):
-    """Writes `best_hyperparameters.json` and `best.keras`."""
-    if not search_tuner.oracle.get_best_trials(1):
-        raise RunStateError(f"no trial of the search in {project} completed (see above)")
+    """Writes `best_hyperparameters.json` and `best.keras`, of the best completed trial."""
+    trials = search_tuner.oracle.trials.values()
+    if not any(trial.status == "COMPLETED" for trial in trials):
+        raise RunStateError(f"no trial of the search in {project} completed{_why(trials)}")
     best = search_tuner.get_best_hyperparameters(1)[0].values
     write_json(os.path.join(project, "best_hyperparameters.json"), best)
-    search_tuner.get_best_models(1)[0].save(os.path.join(project, "best.keras"))
+    path = os.path.join(project, "best.keras")
+    with writing(path, os.path.join(project, "best.partial.keras")) as partial:
+        search_tuner.get_best_models(1)[0].save(partial)
     return search_tuner, best
+
+
+def _why(trials):
+    """`: the last failed with ...`, from the last failed trial's error, or nothing."""
+    failed = [trial for trial in trials if trial.status == "FAILED" and trial.message]
+    if not failed:
+        return ""
+    lines = [line for line in failed[-1].message.strip().splitlines() if line.strip()]
+    return f": the last failed with {lines[-1].strip()}"
