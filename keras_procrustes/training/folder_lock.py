@@ -101,7 +101,7 @@ def acquire(folder, kind):
                 raise
             holder = _read_holder(handle)
             handle.close()
-            raise FolderBusyError(f"{folder} is being written by {describe(holder)}: "
+            raise FolderBusyError(f"the folder {folder} is being written by {describe(holder)}: "
                                   "one writer per folder; wait for it to end, or choose "
                                   "another folder") from None
         if _same_file(handle, path):

@@ -174,7 +174,12 @@ def open_run(log_dir, existing, options, model_given=None):
         return _open_numbered(log_dir)
     made = not os.path.isdir(log_dir)
     os.makedirs(log_dir, exist_ok=True)
-    lock = folder_lock.acquire(log_dir, "train")
+    try:
+        lock = folder_lock.acquire(log_dir, "train")
+    except folder_lock.FolderBusyError:
+        if existing != "new":
+            raise
+        return _open_numbered(log_dir)  # another new run took it this instant
     lock.made_folder = made
     try:
         run = plan(log_dir, existing, options, model_given)
