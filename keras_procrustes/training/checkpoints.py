@@ -9,10 +9,13 @@ its temporary file. Only files of the names written here are deleted.
 import contextlib
 import errno
 import json
+import math
 import os
 import re
+import shutil
 
 import keras
+import numpy as np
 
 from keras_procrustes.checks import is_positive_int
 from keras_procrustes.training import distribute
@@ -68,11 +71,51 @@ def writing(path, partial=None):
         if partial != path:
             os.replace(partial, path)
     except BaseException as error:
+        if partial.endswith(".h5"):
+            _close_hdf5(partial)
         with contextlib.suppress(OSError):
             os.remove(partial)
         if is_disk_full(error):
             raise disk_full(path) from None
         raise
+
+
+def _close_hdf5(path):
+    """Closes the HDF5 file `path` that a failed write left open.
+
+    Keras leaves it open when a write fails; h5py would retry its writes when
+    the file object is collected, print each failure, and can crash the
+    process at exit.
+    """
+    import h5py
+
+    for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+        if os.path.abspath(os.fsdecode(file_id.name)) == os.path.abspath(path):
+            with contextlib.suppress(Exception):  # its last flush fails too: nothing to keep
+                h5py.File(file_id).close()
+
+
+def check_space(path, model):
+    """Refuses to save `model` to `path` when the disk can't hold it.
+
+    HDF5 (under Keras' weights files) does not fail cleanly on a full disk:
+    it prints an error for each object it frees and can crash the process.
+    So the free space is checked first, for the model's and the optimizer's
+    variables with a margin.
+
+    Args:
+        path: the file to write.
+        model: the model to save.
+
+    Raises:
+        DiskFullError: when the disk has less free space than that.
+    """
+    variables = list(model.variables)
+    if model.optimizer is not None:
+        variables += list(model.optimizer.variables)
+    needed = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables)
+    if shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < 1.2 * needed + 2**18:
+        raise disk_full(path)
 
 
 def write_json(path, value):
@@ -198,6 +241,7 @@ class RunBackup(keras.callbacks.Callback):
         os.makedirs(self.folder, exist_ok=True)
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
         path = os.path.join(self.folder, weights)
+        check_space(path, self.model)
         with writing(path, partial=path), distribute.local_only():
             self.model.save_weights(path, overwrite=True)
         write_json(
@@ -256,6 +300,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         best = {"epoch": epoch + 1, "val_accuracy": float(value),
                  "test_error": 1.0 - float(value)}
         partial = os.path.join(self.run_dir, "best.partial.keras")
+        check_space(partial, self.model)
         with writing(os.path.join(self.run_dir, BEST_MODEL), partial):
             with distribute.local_only():
                 self.model.save(partial)

@@ -36,13 +36,14 @@ class FolderLock:
     Attributes:
         folder: the locked folder.
         kind: `"train"` or `"tune"`.
-        made_folder: whether this process made the folder (then `release`
-            deletes it if nothing else was written there).
+        made_folder: the outermost folder this process made for `folder`
+            (`folder` or a parent of it), or `None`; `release` deletes those
+            it made if nothing else was written there.
     """
 
     def __init__(self, folder, kind, handle):
         self.folder, self.kind, self._handle = folder, kind, handle
-        self.made_folder = False
+        self.made_folder = None
 
     def release(self):
         """Deletes the lock file and gives the lock up (once; later calls do nothing)."""
@@ -50,12 +51,20 @@ class FolderLock:
             return
         try:
             os.remove(os.path.join(self.folder, LOCK_FILE))
-            if self.made_folder and not os.listdir(self.folder):
-                os.rmdir(self.folder)
+            self._remove_made_folders()
         except OSError:
-            pass  # the folder was moved away: the lock goes with the file
+            pass  # the folder was moved away, or holds files: kept
         self._handle.close()
         self._handle = None
+
+    def _remove_made_folders(self):
+        folder = os.path.abspath(self.folder)
+        outermost = os.path.abspath(self.made_folder) if self.made_folder else None
+        while outermost and not os.listdir(folder):
+            os.rmdir(folder)
+            if folder == outermost:
+                return
+            folder = os.path.dirname(folder)
 
     def __enter__(self):
         return self
@@ -69,6 +78,26 @@ class NoLock(FolderLock):
 
     def __init__(self):
         super().__init__(None, None, None)
+
+
+def make_and_acquire(folder, kind):
+    """Makes `folder` (and its parents) if needed, and locks it (`acquire`).
+
+    Returns:
+        A `FolderLock` whose `release` deletes the folders made here if
+        they are still empty.
+
+    Raises:
+        FolderBusyError: when another process holds the folder.
+    """
+    made = None
+    parent = os.path.abspath(folder)
+    while not os.path.isdir(parent):
+        made, parent = parent, os.path.dirname(parent)
+    os.makedirs(folder, exist_ok=True)
+    lock = acquire(folder, kind)
+    lock.made_folder = made
+    return lock
 
 
 def acquire(folder, kind):

@@ -172,15 +172,12 @@ def open_run(log_dir, existing, options, model_given=None):
     """
     if plan(log_dir, existing, options, model_given).path != log_dir:
         return _open_numbered(log_dir)
-    made = not os.path.isdir(log_dir)
-    os.makedirs(log_dir, exist_ok=True)
     try:
-        lock = folder_lock.acquire(log_dir, "train")
+        lock = folder_lock.make_and_acquire(log_dir, "train")
     except folder_lock.FolderBusyError:
         if existing != "new":
             raise
         return _open_numbered(log_dir)  # another new run took it this instant
-    lock.made_folder = made
     try:
         run = plan(log_dir, existing, options, model_given)
     except BaseException:
@@ -211,7 +208,7 @@ def _open_numbered(log_dir):
         except folder_lock.FolderBusyError:
             continue
         if _is_empty(path):
-            lock.made_folder = made
+            lock.made_folder = path if made else None
             return RunPlan(path, lock=lock)
         lock.release()
 

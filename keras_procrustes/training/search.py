@@ -145,10 +145,7 @@ def _lock_project(project, config):
         OptionError: when the project changed before the lock (e.g. a
             training run took it).
     """
-    made = not os.path.isdir(project)
-    os.makedirs(project, exist_ok=True)
-    lock = folder_lock.acquire(project, "tune")
-    lock.made_folder = made
+    lock = folder_lock.make_and_acquire(project, "tune")
     try:
         check_project(config.directory, config.project_name, config.overwrite)
         if config.overwrite:
