@@ -152,6 +152,8 @@ def test_process_shards_make_up_every_global_batch():
 def _old_run(folder, model):
     """A run folder as the old names left it: an old model name, one epoch backed up."""
     _backed_up(folder / "backup", 1)
+    (folder / rundir.HISTORY).write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+                                         "0,0.5,1.0,0.5,1.0\n")
     manifest = {"status": "running", "options": {"model": model, "dataset": "cifar10"}}
     (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
 

@@ -256,8 +256,8 @@ def test_chief_and_two_workers_finish_every_trial_once_after_a_worker_is_killed(
 def test_trials_pad_raw_arrays_to_the_image_size_of_the_model(tmp_path):
     """`tune --image-size 40`: the trials' pipelines resize the raw arrays as the model expects."""
     rng = np.random.default_rng(0)
-    x = rng.integers(0, 255, (32, 8, 8), dtype="uint8")  # grey (N, H, W), as the sources give
-    y = (x.mean(axis=(1, 2)) > 127).astype("int32")
+    x = rng.integers(0, 255, (32, 8, 8, 1), dtype="uint8")  # grey, raw, as the sources give
+    y = (x.mean(axis=(1, 2, 3)) > 127).astype("int32")
     hypermodel = tuning.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,),
                                                    image_size=12, channels=3)
     hp = keras_tuner.HyperParameters()
