@@ -200,5 +200,6 @@ def _why(trials):
     failed = [trial for trial in trials if trial.status == "FAILED" and trial.message]
     if not failed:
         return ""
-    lines = [line for line in failed[-1].message.strip().splitlines() if line.strip()]
-    return f": the last failed with {lines[-1].strip()}"
+    lines = [line.strip() for line in failed[-1].message.splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b", line)]
+    return f": the last failed with {(errors or lines)[-1]}"  # not JAX's note after it
