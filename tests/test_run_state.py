@@ -152,6 +152,8 @@ def test_process_shards_make_up_every_global_batch():
 def _old_run(folder, model):
     """A run folder as the old names left it: an old model name, one epoch backed up."""
     _backed_up(folder / "backup", 1)
+    (folder / rundir.HISTORY).write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+                                         "0,0.5,1.0,0.5,1.0\n")
     manifest = {"status": "running", "options": {"model": model, "dataset": "cifar10"}}
     (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
 
@@ -177,3 +179,46 @@ def test_an_old_name_that_no_longer_parses_resumes_under_its_spelling(tmp_path):
     _old_run(tmp_path, "procresnet13")  # old name: bottleneck, one block a stage
     options = {"model": "procresnet13_bottleneck", "dataset": "cifar10"}
     assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1
+
+
+def _resumable(folder, epochs, history):
+    """A run folder killed after `epochs` epochs, its history.csv as given (`None`: none)."""
+    _backed_up(folder / "backup", epochs)
+    manifest = {"status": "running", "model_names": rundir.MODEL_NAMES,
+                "options": {"model": "procresnet13_bottleneck"}}
+    (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
+    if history is not None:
+        (folder / rundir.HISTORY).write_text(history)
+
+
+HEADER = "epoch,accuracy,loss,val_accuracy,val_loss\n"
+
+
+@pytest.mark.parametrize("history, said", [
+    (None, r"history.csv of its 2 finished epoch\(s\) is missing"),
+    (HEADER + "0,0.5,1.0,0.5,1.0\n", r"has no row of epoch\(s\) 2"),
+    (HEADER + "0,0.5,1.0,0.5,1.0\n" + HEADER + "1,0.6,0.9,0.6,0.9\n", "is damaged"),  # two writers
+    (HEADER + "0,0.5,1.0,0.5,1.0\n1,0.6,0.9\n", "is damaged"),  # a torn row
+    ("garbage\x00\n", "is damaged"),
+])
+def test_a_resume_with_a_missing_short_or_damaged_history_is_refused(tmp_path, capsys, history,
+                                                                     said):
+    from keras_procrustes.cli import train as train_command
+
+    _resumable(tmp_path, 2, history)
+    with pytest.raises(checkpoints.RunStateError, match=said):
+        rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    with pytest.raises(SystemExit) as exit_info:
+        train_command.main(["--model", "procresnet13_bottleneck", "--log-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"can't resume the run in {tmp_path}" in err and "Traceback" not in err
+
+
+def test_a_resume_trims_the_history_to_the_epochs_of_its_backup(tmp_path):
+    rows = "".join(f"{e},0.5,1.0,0.{e + 1},1.0\n" for e in range(3))
+    _resumable(tmp_path, 2, HEADER + rows)
+    run = rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    assert run.first_epoch == 2
+    rundir.claim(run, {"model": "procresnet13_bottleneck"}, {})
+    assert [row["val_accuracy"] for row in rundir.read_history(str(tmp_path))] == ["0.1", "0.2"]

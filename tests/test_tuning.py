@@ -251,3 +251,30 @@ def test_chief_and_two_workers_finish_every_trial_once_after_a_worker_is_killed(
     # The restarted worker took up the killed one's trial and ran to the end.
     assert "no trials left" in (tmp_path / "a-again.log").read_text()
     assert os.path.exists(project / "best.keras") and os.path.exists(project / "worker-a.json")
+
+
+def test_trials_pad_raw_arrays_to_the_image_size_of_the_model(tmp_path):
+    """`tune --image-size 40`: the trials' pipelines resize the raw arrays as the model expects."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (32, 8, 8, 1), dtype="uint8")  # grey, raw, as the sources give
+    y = (x.mean(axis=(1, 2, 3)) > 127).astype("int32")
+    hypermodel = tuning.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,),
+                                                   image_size=12, channels=3)
+    hp = keras_tuner.HyperParameters()
+    history = hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x, y), epochs=1,
+                             verbose=0)
+    assert np.isfinite(history.history["val_loss"][0])
+
+
+def test_a_search_whose_trials_all_failed_says_why(tmp_path):
+    from keras_procrustes.training import search
+    from keras_procrustes.training.checkpoints import RunStateError
+
+    x, y = _arrays(16)  # 8 x 8 images for a model of 12 x 12: every trial fails
+    hypermodel = tuning.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,))
+    tuner = tuning.make_tuner(hypermodel, max_trials=1, directory=str(tmp_path), project_name="p")
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
+    with pytest.raises(RunStateError, match="no trial .* completed: the last failed with "
+                                            ".*expected shape=.*12, 12, 3"):
+        search._save_best(tuner, str(tmp_path / "p"))
+    assert not os.path.exists(tmp_path / "p" / "best.keras")

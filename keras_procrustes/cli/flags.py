@@ -76,3 +76,29 @@ def config_values(args, config_class):
             value = getattr(args, field.name)
             values[field.name] = tuple(value) if isinstance(value, list) else value
     return values
+
+
+def command_line(config_class, values, **changes):
+    """The flags that give `values`, `changes` applied: a command to run again.
+
+    Args:
+        config_class: the dataclass the flags were made from.
+        values: its field values (`config_values`).
+        **changes: fields to set (`log_dir=...`) or, set to their
+            default, to leave out (`existing="resume"`).
+
+    Returns:
+        A list of arguments: a flag for each value that is not the default.
+    """
+    words = []
+    for field in dataclasses.fields(config_class):
+        value = changes.get(field.name, values.get(field.name, field.default))
+        if field.metadata.get("cli", True) is False or value == field.default:
+            continue
+        if field.type is bool:
+            words.append(flag_name(field))
+        elif isinstance(value, (tuple, list)):
+            words += [flag_name(field), *map(str, value)]
+        else:
+            words += [flag_name(field), str(value)]
+    return words

@@ -47,6 +47,26 @@ def run(args):
     return fit(options.pop("model"), options.pop("dataset"), **options)
 
 
+def resume_arguments(args, interrupt):
+    """The arguments that resume a run stopped by `interrupt` (Ctrl-C).
+
+    Args:
+        args: the parsed options.
+        interrupt: the `KeyboardInterrupt`; a `RunInterrupted` names the
+            run's folder (a numbered one for `--existing new`).
+
+    Returns:
+        A list of arguments.
+    """
+    from keras_procrustes.training.config import TrainingConfig
+
+    values = flags.config_values(args, TrainingConfig)
+    run_dir = getattr(interrupt, "run_dir", None)
+    if run_dir is None:  # stopped before its folder was known: the same command
+        return flags.command_line(TrainingConfig, values)
+    return flags.command_line(TrainingConfig, values, log_dir=run_dir, existing="resume")
+
+
 def main(argv=None):
     """Entry point of the command.
 
@@ -56,7 +76,7 @@ def main(argv=None):
     Returns:
         The exit code.
     """
-    return common.run_command(build_parser, run, argv, prog=PROG)
+    return common.run_command(build_parser, run, argv, prog=PROG, resume=resume_arguments)
 
 
 def main_script():

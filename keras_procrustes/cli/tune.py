@@ -48,6 +48,22 @@ def run(args):
     return best
 
 
+def resume_arguments(args, interrupt):
+    """The arguments that resume a search stopped by Ctrl-C: the same, without `--overwrite`.
+
+    Args:
+        args: the parsed options.
+        interrupt: the `KeyboardInterrupt` (unused).
+
+    Returns:
+        A list of arguments.
+    """
+    from keras_procrustes.training.search_config import SearchConfig
+
+    return flags.command_line(SearchConfig, flags.config_values(args, SearchConfig),
+                              overwrite=False)
+
+
 def main(argv=None):
     """Entry point of the command.
 
@@ -57,7 +73,7 @@ def main(argv=None):
     Returns:
         The exit code.
     """
-    return common.run_command(build_parser, run, argv, prog=PROG)
+    return common.run_command(build_parser, run, argv, prog=PROG, resume=resume_arguments)
 
 
 def main_script():

@@ -101,29 +101,29 @@ class NaNGuard(keras.callbacks.Callback):
     def __init__(self, backup_dir=None):
         super().__init__()
         self.backup_dir = backup_dir
-        self._epoch = 0
+        self.epoch = 0  # the epoch running (0-based)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise FloatingPointError(
-                f"The training loss became {float(loss)} at epoch {self._epoch + 1}, "
+                f"The training loss became {float(loss)} at epoch {self.epoch + 1}, "
                 f"batch {batch + 1}; training stopped. {self._what_is_kept()}"
             )
 
     def _what_is_kept(self):
+        # A resumed run must keep its options, so a lower --lr is a new run.
+        again = ("start again with a lower --lr and --existing new (a new run beside this "
+                 "one; existing='new' in fit)")
         if not self.backup_dir:
-            return "Lower the learning rate and start again."
+            return again[0].upper() + again[1:] + "."
         try:
             epochs_done, _ = checkpoints.read_backup(self.backup_dir)
         except checkpoints.RunStateError:
             epochs_done = 0
         if not epochs_done:
-            return "No epoch had finished, so there is no backup: lower the learning rate and start again."
-        return (
-            f"The backup of epoch {epochs_done} in {self.backup_dir} is intact: lower the "
-            "learning rate and rerun the same command to resume from it."
-        )
+            return f"No epoch had finished, so there is no backup: {again}."
+        return f"The backup of epoch {epochs_done} in {self.backup_dir} is kept; {again}."

@@ -2,14 +2,20 @@
 
 Every file here is written under a temporary name and moved into place, and
 a backup's metadata is written last: a run killed at any moment leaves the
-previous complete state. Only files of the names written here are deleted.
+previous complete state. A write that fails (a full disk, Ctrl-C) deletes
+its temporary file. Only files of the names written here are deleted.
 """
 
+import contextlib
+import errno
 import json
+import math
 import os
 import re
+import shutil
 
 import keras
+import numpy as np
 
 from keras_procrustes.checks import is_positive_int
 from keras_procrustes.training import distribute
@@ -25,12 +31,97 @@ class RunStateError(Exception):
     """A run's saved state can't be used; the message says what to do."""
 
 
+class DiskFullError(RunStateError):
+    """The disk filled up while a file was written; the message names the file."""
+
+
+def is_disk_full(error):
+    """Whether `error` is an `OSError` of a full disk (`ENOSPC`, also as h5py words it)."""
+    return isinstance(error, OSError) and (
+        error.errno == errno.ENOSPC or "No space left on device" in str(error))
+
+
+def disk_full(path):
+    """The `DiskFullError` of a write of `path`."""
+    return DiskFullError(f"the disk is full: {path} could not be written. The files written "
+                         "before are intact: free some space and rerun the same command")
+
+
+@contextlib.contextmanager
+def writing(path, partial=None):
+    """Writes `path` through a temporary file, moved into place when complete.
+
+    On any error (a full disk, Ctrl-C) the temporary file is deleted and
+    `path` keeps what it held.
+
+    Args:
+        path: the file to write.
+        partial: the temporary file (default `path.partial`); `path` itself
+            for a new file of its own name, deleted if the write fails.
+
+    Yields:
+        The path to write to.
+
+    Raises:
+        DiskFullError: when the disk is full.
+    """
+    partial = partial or f"{path}.partial"
+    try:
+        yield partial
+        if partial != path:
+            os.replace(partial, path)
+    except BaseException as error:
+        if partial.endswith(".h5"):
+            _close_hdf5(partial)
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        if is_disk_full(error):
+            raise disk_full(path) from None
+        raise
+
+
+def _close_hdf5(path):
+    """Closes the HDF5 file `path` that a failed write left open.
+
+    Keras leaves it open when a write fails; h5py would retry its writes when
+    the file object is collected, print each failure, and can crash the
+    process at exit.
+    """
+    import h5py
+
+    for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+        if os.path.abspath(os.fsdecode(file_id.name)) == os.path.abspath(path):
+            with contextlib.suppress(Exception):  # its last flush fails too: nothing to keep
+                h5py.File(file_id).close()
+
+
+def check_space(path, model):
+    """Refuses to save `model` to `path` when the disk can't hold it.
+
+    HDF5 (under Keras' weights files) does not fail cleanly on a full disk:
+    it prints an error for each object it frees and can crash the process.
+    So the free space is checked first, for the model's and the optimizer's
+    variables with a margin.
+
+    Args:
+        path: the file to write.
+        model: the model to save.
+
+    Raises:
+        DiskFullError: when the disk has less free space than that.
+    """
+    variables = list(model.variables)
+    if model.optimizer is not None:
+        variables += list(model.optimizer.variables)
+    needed = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables)
+    if shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free < 1.2 * needed + 2**18:
+        raise disk_full(path)
+
+
 def write_json(path, value):
     """Writes JSON to `path` atomically (a temporary file, then a rename)."""
-    partial = f"{path}.partial"
-    with open(partial, "w") as handle:
+    with writing(path) as partial, open(partial, "w") as handle:
         json.dump(value, handle, indent=2)
-    os.replace(partial, path)
 
 
 def read_json(path, what):
@@ -149,8 +240,10 @@ class RunBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.folder, exist_ok=True)
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
-        with distribute.local_only():
-            self.model.save_weights(os.path.join(self.folder, weights), overwrite=True)
+        path = os.path.join(self.folder, weights)
+        check_space(path, self.model)
+        with writing(path, partial=path), distribute.local_only():
+            self.model.save_weights(path, overwrite=True)
         write_json(
             os.path.join(self.folder, BACKUP_METADATA), {"epoch": epoch + 1, "weights": weights}
         )
@@ -204,10 +297,12 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get("val_accuracy")
         if value is None or (self.best is not None and value <= self.best["val_accuracy"]):
             return
+        best = {"epoch": epoch + 1, "val_accuracy": float(value),
+                 "test_error": 1.0 - float(value)}
         partial = os.path.join(self.run_dir, "best.partial.keras")
-        with distribute.local_only():
-            self.model.save(partial)
-        os.replace(partial, os.path.join(self.run_dir, BEST_MODEL))
-        self.best = {"epoch": epoch + 1, "val_accuracy": float(value),
-                     "test_error": 1.0 - float(value)}
-        write_json(os.path.join(self.run_dir, BEST_METADATA), self.best)
+        check_space(partial, self.model)
+        with writing(os.path.join(self.run_dir, BEST_MODEL), partial):
+            with distribute.local_only():
+                self.model.save(partial)
+            write_json(os.path.join(self.run_dir, BEST_METADATA), best)
+        self.best = best

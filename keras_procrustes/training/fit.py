@@ -23,9 +23,11 @@ import keras
 from keras_procrustes import data
 from keras_procrustes.data import arrays
 from keras_procrustes.training import build
+from keras_procrustes.training import callbacks as kp_callbacks
 from keras_procrustes.training import launch
 from keras_procrustes.training import report
 from keras_procrustes.training import run_callbacks
+from keras_procrustes.training import stops
 from keras_procrustes.training.config import TrainingConfig
 
 
@@ -71,6 +73,10 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
         RunStateError: for a run folder whose state can't be resumed.
         DataSourceError: when no source has the data set.
         FloatingPointError: when the loss stops being finite (`NaNGuard`).
+        FolderBusyError: when another process writes the run folder.
+        DiskFullError: when the disk fills up (the files before are intact).
+        RunInterrupted: a `KeyboardInterrupt` (Ctrl-C) saying the epoch it
+            stopped in and the backup kept.
 
     Example:
     >>> metrics = fit("procresnet58", "fashion_mnist", epochs=3, log_dir="runs/x")
@@ -81,8 +87,15 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     check_data(model_or_name, dataset)
     run_options = config.run_options()
     run, devices = launch.plan_run(config, run_options)
+    with run.lock:  # no other process writes the run folder until the run ends
+        return _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
+
+
+def _train(model_or_name, dataset, callbacks, config, run_options, run, devices):
+    """`fit` once its run folder is locked: data, model, training, summary."""
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
         dataset, **config.data_options())
+    launch.check_global_batch(config, info.train_examples, devices)
     global_batch = config.batch_size * devices.replicas
     drop = devices.replicas > 1  # a short last batch could leave a replica empty
     steps = data.steps_per_epoch(info.train_examples, global_batch, drop)
@@ -101,11 +114,13 @@ def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
     callback_list += list(callbacks or [])
     report.announce(config, run, info, devices, model)
     start = time.perf_counter()
+    guard = next(c for c in callback_list if isinstance(c, kp_callbacks.NaNGuard))
     if run.first_epoch < config.epochs:
-        model.fit(train, validation_data=test, epochs=config.epochs,
-                  initial_epoch=run.first_epoch, steps_per_epoch=steps,
-                  callbacks=callback_list, verbose=config.verbose if devices.is_chief else 0,
-                  shuffle=False)
+        with stops.explained(run, config.epochs, guard):
+            model.fit(train, validation_data=test, epochs=config.epochs,
+                      initial_epoch=run.first_epoch, steps_per_epoch=steps,
+                      callbacks=callback_list, verbose=config.verbose if devices.is_chief else 0,
+                      shuffle=False)
     facts = {
         "model": run_options["model"] or model.name, "dataset": info.name,
         "backend": keras.backend.backend(), "replicas": devices.replicas,

@@ -24,7 +24,8 @@ def plan_run(config, run_options):
         run_options: `config.run_options()`.
 
     Returns:
-        `(RunPlan, Devices)`. On processes other than 0 the plan holds only
+        `(RunPlan, Devices)`; the plan holds the lock on its folder (release
+        it when the run ends). On processes other than 0 the plan holds only
         the folder and the first epoch.
 
     Raises:
@@ -34,18 +35,24 @@ def plan_run(config, run_options):
     """
     cluster = config.cluster()
     if cluster is None:
-        run = rundir.plan(config.log_dir, config.existing, run_options, config.model)
-        devices = _configure(config, None)
-        rundir.check_replicas(run, devices.replicas)
+        run = rundir.open_run(config.log_dir, config.existing, run_options, config.model)
+        try:
+            devices = _configure(config, None)
+            rundir.check_replicas(run, devices.replicas)
+        except BaseException:
+            run.lock.release()
+            raise
         return run, devices
     devices = _configure(config, cluster)
     run = error = None
     if devices.is_chief:
         try:
-            run = rundir.plan(config.log_dir, config.existing, run_options, config.model)
+            run = rundir.open_run(config.log_dir, config.existing, run_options, config.model)
             rundir.check_replicas(run, devices.replicas)
         except (OptionError, checkpoints.RunStateError) as caught:
-            error = caught
+            if run is not None:
+                run.lock.release()
+            run, error = None, caught
     first_epoch = int(distribute.broadcast_from_chief(
         np.int64(-1 if error is not None or run is None else run.first_epoch)))
     if error is not None:
@@ -54,6 +61,28 @@ def plan_run(config, run_options):
         raise checkpoints.RunStateError(
             f"process 0 can't use the run folder {config.log_dir} (its output says why)")
     return run or rundir.RunPlan(config.log_dir, first_epoch), devices
+
+
+def check_global_batch(config, train_examples, devices):
+    """Refuses a global batch larger than the training set on several replicas.
+
+    With several replicas each epoch's last short batch is dropped, so such
+    a run would have no step at all.
+
+    Args:
+        config: the `TrainingConfig`.
+        train_examples: the training images.
+        devices: the `Devices`.
+
+    Raises:
+        OptionError: naming `batch_size`.
+    """
+    global_batch = config.batch_size * devices.replicas
+    if devices.replicas > 1 and global_batch > train_examples:
+        raise OptionError(
+            "batch_size", config.batch_size, f"the global batch {global_batch} ({devices.replicas}"
+            f" replicas) is more than the {train_examples} training images, and "
+            "several replicas train on whole batches only: lower --batch-size or use more images")
 
 
 def _configure(config, cluster):

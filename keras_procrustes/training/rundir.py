@@ -3,9 +3,10 @@
 A folder becomes a run folder when `claim` writes its manifest,
 `keras_procrustes_run.json`. The package writes only into a new or empty
 folder or a run folder of its own, and deletes only files it wrote there.
+One process writes a run folder at a time: `open_run` locks it
+(`folder_lock`) before it decides what the run does there.
 """
 
-import csv
 import dataclasses
 import os
 import tempfile
@@ -13,15 +14,20 @@ import time
 
 from keras_procrustes.models import names
 from keras_procrustes.training import checkpoints
+from keras_procrustes.training import folder_lock
+from keras_procrustes.training import history
+from keras_procrustes.training.history import HISTORY
+from keras_procrustes.training.history import read_history  # noqa: F401  (its old place)
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.errors import OptionError
 
 MANIFEST = "keras_procrustes_run.json"
-HISTORY = "history.csv"
 # Manifests record canonical model names (`procresnet166`,
 # `resnet164_baseline`) under `"model_names": 2`; a manifest without it names
 # its model with the old names (`resnet164`: the baseline; `names.old_meaning`).
 MODEL_NAMES = 2
+# The mark of a search's project folder (`search_config.MARKER`).
+SEARCH_MARKER = "keras_procrustes_tuning.json"
 
 
 @dataclasses.dataclass
@@ -33,12 +39,15 @@ class RunPlan:
         first_epoch: epochs already done (0 for a new run).
         weights_path: the backup to restore, or `None`.
         best: the record of `best.keras` so far, or `None`.
+        lock: the `FolderLock` this process holds on `path` (a `NoLock`
+            until `open_run` takes it, and on the other processes of a job).
     """
 
     path: str
     first_epoch: int = 0
     weights_path: str = None
     best: dict = None
+    lock: folder_lock.FolderLock = dataclasses.field(default_factory=folder_lock.NoLock)
 
 
 def check_writable(log_dir):
@@ -48,14 +57,17 @@ def check_writable(log_dir):
         log_dir: the folder asked for.
 
     Raises:
-        OptionError: naming `log_dir`, when it is a file, under a file, or
-            not writable.
+        OptionError: naming `log_dir`, when it is a file, under a file, a
+            link to nothing, or not writable.
     """
     if os.path.exists(log_dir) and not os.path.isdir(log_dir):
         raise OptionError("log_dir", log_dir, "is a file, not a folder")
     parent = os.path.abspath(log_dir)
-    while not os.path.exists(parent):
+    while not os.path.lexists(parent):
         parent = os.path.dirname(parent)
+    if os.path.islink(parent) and not os.path.exists(parent):
+        raise OptionError("log_dir", log_dir, f"can't be made: {parent} is a symbolic link to "
+                          f"{os.readlink(parent)}, which does not exist")
     if not os.path.isdir(parent):
         raise OptionError("log_dir", log_dir, f"can't be made: {parent} is a file")
     try:
@@ -87,7 +99,10 @@ def read_manifest(path):
 
 
 def _is_empty(path):
-    return not os.path.exists(path) or (os.path.isdir(path) and not os.listdir(path))
+    """Whether `path` is free for a new run: absent, or a folder holding at most a lock file."""
+    if not os.path.exists(path):
+        return True
+    return os.path.isdir(path) and all(map(folder_lock.is_lock_file, os.listdir(path)))
 
 
 def _numbered(path):
@@ -123,6 +138,8 @@ def plan(log_dir, existing, options, model_given=None):
         return RunPlan(_numbered(log_dir))
     manifest = read_manifest(log_dir)
     hint = f"pass --existing new for a new run in {_numbered(log_dir)}"
+    if manifest is None and os.path.exists(os.path.join(log_dir, SEARCH_MARKER)):
+        raise OptionError("log_dir", log_dir, f"holds a search of keras-procrustes-tune; {hint}")
     if manifest is None:
         raise OptionError("log_dir", log_dir, f"holds files that are not a run of this package; {hint}")
     if existing == "refuse":
@@ -133,6 +150,67 @@ def plan(log_dir, existing, options, model_given=None):
     _check_same_model(log_dir, manifest, recorded, options, model_given, hint)
     _check_same_options(log_dir, recorded, options, hint)
     return _resume_plan(log_dir)
+
+
+def open_run(log_dir, existing, options, model_given=None):
+    """Plans the run and locks its folder, so that no other process writes it.
+
+    The plan is made once to refuse a bad folder before anything is
+    written, then again under the lock: another writer may have changed the
+    folder in between. `existing="new"` takes the first of `log_dir-2`,
+    `log_dir-3`, ... that this process makes or finds free and locks.
+
+    Args:
+        log_dir, existing, options, model_given: as in `plan`.
+
+    Returns:
+        A `RunPlan` holding its `lock`; release it when the run ends.
+
+    Raises:
+        OptionError, RunStateError: as `plan`.
+        FolderBusyError: when another process writes `log_dir`.
+    """
+    if plan(log_dir, existing, options, model_given).path != log_dir:
+        return _open_numbered(log_dir)
+    try:
+        lock = folder_lock.make_and_acquire(log_dir, "train")
+    except folder_lock.FolderBusyError:
+        if existing != "new":
+            raise
+        return _open_numbered(log_dir)  # another new run took it this instant
+    try:
+        run = plan(log_dir, existing, options, model_given)
+    except BaseException:
+        lock.release()
+        raise
+    if run.path != log_dir:  # another run filled it before the lock
+        lock.release()
+        return _open_numbered(log_dir)
+    run.lock = lock
+    return run
+
+
+def _open_numbered(log_dir):
+    """A new run in the first of `log_dir-2`, `log_dir-3`, ... this process makes or locks free."""
+    number = 1
+    while True:
+        number += 1
+        path = f"{log_dir}-{number}"
+        made = True
+        try:
+            os.mkdir(path)  # atomic: of two processes, one makes it
+        except FileExistsError:
+            made = False
+            if not _is_empty(path):
+                continue
+        try:
+            lock = folder_lock.acquire(path, "train")
+        except folder_lock.FolderBusyError:
+            continue
+        if _is_empty(path):
+            lock.made_folder = path if made else None
+            return RunPlan(path, lock=lock)
+        lock.release()
 
 
 def recorded_options(manifest):
@@ -175,6 +253,8 @@ def _resume_plan(log_dir):
     try:
         epoch, weights_path = checkpoints.read_backup(backup_dir)
         best = checkpoints.read_best(log_dir)
+        if epoch:
+            history.check(os.path.join(log_dir, HISTORY), epoch)
     except RunStateError as error:
         raise RunStateError(
             f"can't resume the run in {log_dir}: {error}. Move {log_dir} away to start "
@@ -193,31 +273,10 @@ def claim(run, options, details):
     """
     os.makedirs(run.path, exist_ok=True)
     manifest = read_manifest(run.path) or {"created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    manifest.update(status="running", options=options, model_names=MODEL_NAMES, **details)
+    manifest.update(status="running", kind="train", options=options, model_names=MODEL_NAMES,
+                    **details)
     checkpoints.write_json(os.path.join(run.path, MANIFEST), manifest)
-    _trim_history(os.path.join(run.path, HISTORY), run.first_epoch)
-
-
-def _trim_history(path, epochs_done):
-    """Keeps the rows of the first `epochs_done` epochs of `history.csv`."""
-    if not os.path.exists(path):
-        return
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) < epochs_done]
-    if epochs_done == 0:
-        os.remove(path)
-        return
-    partial = f"{path}.partial"
-    with open(partial, "w", newline="") as handle:
-        csv.writer(handle).writerows(kept)
-    os.replace(partial, path)
-
-
-def read_history(run_dir):
-    """The rows of `history.csv`, as dicts."""
-    with open(os.path.join(run_dir, HISTORY), newline="") as handle:
-        return list(csv.DictReader(handle))
+    history.trim(os.path.join(run.path, HISTORY), run.first_epoch)
 
 
 def finish(run_dir, metrics):

@@ -3,7 +3,9 @@
 The project folder `directory/project_name` is marked as this package's
 (`keras_procrustes_tuning.json`) when it is made. `overwrite=True` deletes
 only what keras-tuner and this package write there, and only in a marked
-folder; a folder of someone else's is refused.
+folder; a folder of someone else's is refused. The search's chief (or the
+one process of a search) locks the project for the whole search
+(`folder_lock`): a second search, or a training run, is refused there.
 """
 
 import contextlib
@@ -14,25 +16,29 @@ import shutil
 from keras_procrustes import data
 from keras_procrustes.training import callbacks
 from keras_procrustes.training import distribute
+from keras_procrustes.training import folder_lock
 from keras_procrustes.training import search_worker
 from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
+from keras_procrustes.training.checkpoints import writing
+from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.search_config import MARKER
 from keras_procrustes.training.search_config import SearchConfig
-from keras_procrustes.training.search_config import check_project  # noqa: F401
+from keras_procrustes.training.search_config import check_project
 
 _TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
                           r"worker-[A-Za-z0-9_-]+\.lock|"
                           r"trial_\d+|tensorboard|best\.keras|"
-                          r"best_hyperparameters\.json|" + re.escape(MARKER))
+                          r"best_hyperparameters\.json|" + re.escape(MARKER) + "|" +
+                          re.escape(folder_lock.LOCK_FILE))
 
 
-def clear_project(project):
-    """Deletes what a search wrote in a marked project folder, nothing else."""
+def clear_project(project, keep=None):
+    """Deletes what a search wrote in a marked project folder, nothing else (but `keep`)."""
     for name in os.listdir(project):
         path = os.path.join(project, name)
-        if not _TUNER_FILES.fullmatch(name):
+        if not _TUNER_FILES.fullmatch(name) or name == keep:
             continue
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -68,6 +74,7 @@ def search(dataset="cifar10", config=None, **options):
         OptionError: naming the first bad option (`SearchConfig.check`), a
             worker ID already running, or the chief a worker lost.
         DataSourceError: when no source has the data set.
+        FolderBusyError: when another process writes the project folder.
         RunStateError: when no trial completed.
 
     Example:
@@ -91,27 +98,33 @@ def search(dataset="cifar10", config=None, **options):
             stack.enter_context(search_worker.worker_lock(project, role[1]))
             watch = stack.enter_context(search_worker.ChiefWatch(role[2], config.oracle_timeout))
         try:
-            search_tuner = _search(config, project, is_worker)
+            return _load_and_search(config, project, is_worker)
         except KeyboardInterrupt:
             if watch is not None and watch.lost:
                 raise watch.message() from None
             raise
-    if is_worker:
-        return search_tuner, None
-    return _save_best(search_tuner, project)
 
 
-def _search(config, project, is_worker):
-    """Loads the data, makes the tuner and runs its search; returns the tuner."""
+def _load_and_search(config, project, is_worker):
+    """Loads the data, locks the project (the chief) and searches; `search`'s result."""
     devices = distribute.configure(config.cpu_replicas)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
         config.dataset, **config.data_options())
+    _check_batch_sizes(config, info.train_examples, devices.replicas)
     hypermodel = tuning.ProcrustesResNetHyperModel(
         info.input_shape, info.classes, block_type=config.block_type, depths=config.depths,
         batch_sizes=config.batch_sizes, replicas=devices.replicas,
-        preprocessing=(info.mean, info.std), seed=config.seed)
-    if not is_worker:
-        _mark_project(project, config.dataset, config.overwrite)
+        preprocessing=(info.mean, info.std), seed=config.seed,
+        image_size=config.image_size, channels=config.channels)
+    lock = folder_lock.NoLock() if is_worker else _lock_project(project, config)
+    with lock:
+        return _search(config, hypermodel, devices, project, is_worker,
+                       ((x_train, y_train), (x_test, y_test), info))
+
+
+def _search(config, hypermodel, devices, project, is_worker, splits):
+    """`search` once the project is locked: the tuner, its search, the results."""
+    (x_train, y_train), (x_test, y_test), info = splits
     search_tuner = tuning.make_tuner(
         hypermodel, kind=config.tuner, max_trials=config.max_trials, objective=config.objective,
         directory=config.directory, project_name=config.project_name,
@@ -122,16 +135,48 @@ def _search(config, project, is_worker):
         verbose=config.verbose,
         callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
                    _tensorboard(project)])
-    return search_tuner
+    if is_worker:
+        return search_tuner, None
+    return _save_best(search_tuner, project)
 
 
-def _mark_project(project, dataset, overwrite):
-    """Clears a project being overwritten, makes it, and marks it as this package's."""
-    if overwrite and os.path.isdir(project):
-        clear_project(project)
-    os.makedirs(project, exist_ok=True)
-    if not os.path.exists(os.path.join(project, MARKER)):
-        write_json(os.path.join(project, MARKER), {"dataset": dataset})
+def _check_batch_sizes(config, train_examples, replicas):
+    """Refuses batch sizes whose global batch is more than the training set, on several replicas.
+
+    Raises:
+        OptionError: naming `batch_sizes`.
+    """
+    too_big = [size for size in config.batch_sizes if size * replicas > train_examples]
+    if replicas > 1 and too_big:
+        raise OptionError(
+            "batch_sizes", " ".join(map(str, config.batch_sizes)),
+            f"the global batch of {too_big[0]} ({too_big[0] * replicas} on {replicas} replicas) "
+            f"is more than the {train_examples} training images, and several replicas train "
+            "on whole batches only: lower --batch-sizes or use more images")
+
+
+def _lock_project(project, config):
+    """Locks the project folder, checks it again under the lock, and marks it as this package's.
+
+    Returns:
+        The `FolderLock`.
+
+    Raises:
+        FolderBusyError: when another process writes the project.
+        OptionError: when the project changed before the lock (e.g. a
+            training run took it).
+    """
+    lock = folder_lock.make_and_acquire(project, "tune")
+    try:
+        check_project(config.directory, config.project_name, config.overwrite)
+        if config.overwrite:
+            clear_project(project, keep=folder_lock.LOCK_FILE)
+        if not os.path.exists(os.path.join(project, MARKER)):
+            write_json(os.path.join(project, MARKER), {"kind": "tune", "dataset": config.dataset})
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def use_chief_oracle(role):
@@ -159,10 +204,23 @@ def _tensorboard(project):
 
 
 def _save_best(search_tuner, project):
-    """Writes `best_hyperparameters.json` and `best.keras`."""
-    if not search_tuner.oracle.get_best_trials(1):
-        raise RunStateError(f"no trial of the search in {project} completed (see above)")
+    """Writes `best_hyperparameters.json` and `best.keras`, of the best completed trial."""
+    trials = search_tuner.oracle.trials.values()
+    if not any(trial.status == "COMPLETED" for trial in trials):
+        raise RunStateError(f"no trial of the search in {project} completed{_why(trials)}")
     best = search_tuner.get_best_hyperparameters(1)[0].values
     write_json(os.path.join(project, "best_hyperparameters.json"), best)
-    search_tuner.get_best_models(1)[0].save(os.path.join(project, "best.keras"))
+    path = os.path.join(project, "best.keras")
+    with writing(path, os.path.join(project, "best.partial.keras")) as partial:
+        search_tuner.get_best_models(1)[0].save(partial)
     return search_tuner, best
+
+
+def _why(trials):
+    """`: the last failed with ...`, from the last failed trial's error, or nothing."""
+    failed = [trial for trial in trials if trial.status == "FAILED" and trial.message]
+    if not failed:
+        return ""
+    lines = [line.strip() for line in failed[-1].message.splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"[\w.]*(Error|Exception)\b", line)]
+    return f": the last failed with {(errors or lines)[-1]}"  # not JAX's note after it

@@ -238,8 +238,12 @@ def check_project(directory, project_name, overwrite):
     if os.path.exists(project) and not os.path.isdir(project):
         raise OptionError("project_name", project_name, f"{project} is a file")
     entries = [name for name in (os.listdir(project) if os.path.isdir(project) else [])
-               if not re.fullmatch(r"worker-[A-Za-z0-9_-]+\.lock", name)]  # a worker's lock
+               # a worker's lock, or `folder_lock.LOCK_FILE` (free folders hold it)
+               if not re.fullmatch(r"worker-[A-Za-z0-9_-]+\.lock|keras_procrustes\.lock", name)]
     ours = MARKER in entries
+    if "keras_procrustes_run.json" in entries and not ours:  # `rundir.MANIFEST`
+        raise OptionError("project_name", project_name,
+                          f"{project} holds a training run of keras-procrustes-train")
     if entries and not ours and "oracle.json" not in entries:
         raise OptionError("project_name", project_name,
                           f"{project} holds files that are not a search of this package")

@@ -44,6 +44,9 @@ class ProcrustesResNetHyperModel(keras_tuner.HyperModel):
             that are already normalised.
         augment: flip, pad and crop training images given as arrays.
         seed: order and augmentation seed of arrays' pipelines.
+        image_size: pad or resize images given as arrays to this square
+            size (as `input_shape` says), or `None` to keep theirs.
+        channels: `3` turns grey images given as arrays into RGB.
         **kwargs: `keras_tuner.HyperModel` arguments (`name`, `tunable`).
 
     Raises:
@@ -66,6 +69,8 @@ class ProcrustesResNetHyperModel(keras_tuner.HyperModel):
         preprocessing=None,
         augment=True,
         seed=0,
+        image_size=None,
+        channels=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,6 +89,8 @@ class ProcrustesResNetHyperModel(keras_tuner.HyperModel):
         self.preprocessing = preprocessing
         self.augment = augment
         self.seed = seed
+        self.image_size = image_size
+        self.channels = channels
 
     def build(self, hp):
         """Builds and compiles the model `hp` chooses.
@@ -142,11 +149,13 @@ class ProcrustesResNetHyperModel(keras_tuner.HyperModel):
             return model.fit(x, validation_data=validation_data, **kwargs)
         epochs, first = kwargs.pop("epochs", 1), kwargs.get("initial_epoch", 0)
         kwargs["steps_per_epoch"] = data.steps_per_epoch(len(x), global_batch, drop)
+        shape = dict(image_size=self.image_size, channels=self.channels)
         train = data.train_dataset(x, y, global_batch, epochs, first_epoch=first,
-                                   seed=self.seed, augment=self.augment, drop_remainder=drop)
+                                   seed=self.seed, augment=self.augment, drop_remainder=drop,
+                                   **shape)
         if validation_data is not None and not _is_dataset(validation_data):
             validation_data = data.eval_dataset(*validation_data[:2], global_batch,
-                                                pad_to_multiple=self.replicas)
+                                                pad_to_multiple=self.replicas, **shape)
         kwargs["shuffle"] = False
         return model.fit(train, validation_data=validation_data, epochs=epochs, **kwargs)
 
