@@ -18,6 +18,7 @@ import keras
 import pytest
 
 from keras_procrustes.data import sources
+from processes import ROOT, child_env, free_port
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution on JAX"),
@@ -27,7 +28,6 @@ pytestmark = [
     pytest.mark.multiprocess,
 ]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INIT_TIMEOUT_S = 2
 # Start-up (imports, data) on a loaded 2-core machine, plus the timeout.
 DEADLINE_S = 120
@@ -36,15 +36,8 @@ OPTIONS = ["--model", "procresnet13_bottleneck", "--dataset", "fashion_mnist", "
            "--projection-engine", "newton_schulz", "--verbose", "2"]
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def _env():
-    return dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2",
-                PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
 
 
 def _job(tmp_path, port, process_ids, num_processes=2, log_dir=None,
@@ -58,7 +51,8 @@ def _job(tmp_path, port, process_ids, num_processes=2, log_dir=None,
                    "--log-dir", str(log_dir), "--coordinator", f"127.0.0.1:{port}",
                    "--num-processes", str(num_processes), "--process-id", str(process_id)]
         started.append(subprocess.Popen(command, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, env=_env(),
+                                        stderr=subprocess.STDOUT, text=True,
+                                        env=child_env(KERAS_BACKEND="jax"),
                                         cwd=ROOT))
     deadline = time.monotonic() + DEADLINE_S
     results = []
@@ -87,14 +81,14 @@ def _error_line(result):
 
 def test_process_id_out_of_range_is_refused_before_the_job_starts(tmp_path):
     started = time.monotonic()
-    [result] = _job(tmp_path, _free_port(), [5])
+    [result] = _job(tmp_path, free_port(), [5])
     assert "--process-id 5: must be an int from 0 to 1" in _error_line(result)
     assert not (tmp_path / "run").exists()
     assert time.monotonic() - started < DEADLINE_S
 
 
 def test_only_process_1_names_the_missing_coordinator(tmp_path):
-    port = _free_port()
+    port = free_port()
     [result] = _job(tmp_path, port, [1])
     line = _error_line(result)
     assert f"--coordinator 127.0.0.1:{port}: process 0 (the coordinator) did not answer " \
@@ -102,7 +96,7 @@ def test_only_process_1_names_the_missing_coordinator(tmp_path):
 
 
 def test_two_processes_with_id_0_name_the_busy_port_and_the_missing_process(tmp_path):
-    port = _free_port()
+    port = free_port()
     lines = sorted(_error_line(result) for result in _job(tmp_path, port, [0, 0]))
     # One is process 0 and waits for process 1; the other finds the port taken.
     assert f"--coordinator 127.0.0.1:{port}: port {port} is in use" in lines[0]
@@ -132,7 +126,8 @@ def test_rerun_on_more_processes_than_the_backup_ends_every_process(tmp_path):
                "projection_engine": "newton_schulz", "verbose": 2, "log_dir": str(log_dir)}
     child = os.path.join(ROOT, "tests", "children", "killed_after_epoch.py")
     first = subprocess.run([sys.executable, child, json.dumps(options)], capture_output=True,
-                           text=True, env=_env(), cwd=ROOT, timeout=DEADLINE_S, check=False)
+                           text=True, env=child_env(KERAS_BACKEND="jax"), cwd=ROOT,
+                           timeout=DEADLINE_S, check=False)
     assert first.returncode == 3, first.stdout[-2000:] + first.stderr[-2000:]
     with open(log_dir / "backup" / "backup.json") as handle:
         assert json.load(handle)["epoch"] == 1
@@ -140,7 +135,7 @@ def test_rerun_on_more_processes_than_the_backup_ends_every_process(tmp_path):
     # Process 0 alone reads the folder: the others learn its refusal, or train
     # on and wait for it in a collective step (the hang this checks).
     # (a timeout long enough for both to start: they must meet)
-    chief, other = _job(tmp_path, _free_port(), [0, 1], 2, log_dir=log_dir, init_timeout=60)
+    chief, other = _job(tmp_path, free_port(), [0, 1], 2, log_dir=log_dir, init_timeout=60)
     assert f"the run in {log_dir} trained on 1 replica(s) and this machine gives 2" \
         in _error_line(chief)
     assert f"process 0 can't use the run folder {log_dir}" in _error_line(other)

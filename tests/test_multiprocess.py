@@ -10,7 +10,6 @@ Every subprocess has a deadline and is killed when a test ends.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from keras_procrustes import spectral
 from keras_procrustes.constraints import projection_draw
 from keras_procrustes.data import sources
+from processes import ROOT, child_env, free_port
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution on JAX"),
@@ -32,7 +32,6 @@ pytestmark = [
     pytest.mark.slow,
 ]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tests", "children", "job_fit.py")
 DEADLINE_S = 240
 # 96 images, global batch 32 (8 per device): 3 steps an epoch, 6 in all. The
@@ -46,20 +45,13 @@ OPTIONS = {
 STEPS = 6
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def _env():
-    return dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2",
-                PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
 
 
 def _start(tmp_path, log_dir, processes, devices, tag):
     """Starts the job's processes; their stdout+stderr go to files."""
-    port = _free_port()
+    port = free_port()
     started = []
     for index in range(processes):
         options = dict(OPTIONS, log_dir=str(log_dir), cpu_replicas=devices)
@@ -70,7 +62,7 @@ def _start(tmp_path, log_dir, processes, devices, tag):
         command = [sys.executable, SCRIPT, json.dumps(options),
                    str(tmp_path / f"{tag}-{index}.npz")]
         started.append(subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                        text=True, env=_env(), cwd=ROOT))
+                                        text=True, env=child_env(KERAS_BACKEND="jax"), cwd=ROOT))
         output.close()
     return started
 

@@ -14,6 +14,7 @@ import pytest
 
 from keras_procrustes.training import rendezvous
 from keras_procrustes.training.errors import OptionError
+from processes import free_port
 
 TIMEOUT_S = 1
 pytestmark = pytest.mark.skipif(
@@ -21,10 +22,6 @@ pytestmark = pytest.mark.skipif(
     reason="plain sockets, the same on every backend: run in the TensorFlow pass (CI's time)")
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _meet_all(port, members):
@@ -48,7 +45,7 @@ def _meet_all(port, members):
 
 
 def test_every_process_joins_and_the_port_is_free_again():
-    port = _free_port()
+    port = free_port()
     assert _meet_all(port, [(0, 3), (1, 3), (2, 3)]) == ["joined"] * 3
     with socket.socket() as again:  # jax.distributed's service binds it next
         again.bind(("127.0.0.1", port))
@@ -56,7 +53,7 @@ def test_every_process_joins_and_the_port_is_free_again():
 
 def test_a_missing_process_is_named_on_process_0_and_the_others():
     started = time.monotonic()
-    chief, other = _meet_all(_free_port(), [(0, 3), (2, 3)])
+    chief, other = _meet_all(free_port(), [(0, 3), (2, 3)])
     assert time.monotonic() - started < TIMEOUT_S + rendezvous.VERDICT_MARGIN_S + 1
     for error in (chief, other):
         assert (error.option, error.value) == ("num_processes", 3)
@@ -64,14 +61,14 @@ def test_a_missing_process_is_named_on_process_0_and_the_others():
 
 
 def test_a_duplicate_id_is_refused_on_every_process():
-    errors = _meet_all(_free_port(), [(0, 3), (1, 3), (1, 3)])
+    errors = _meet_all(free_port(), [(0, 3), (1, 3), (1, 3)])
     for error in errors:
         assert (error.option, error.value) == ("process_id", 1), errors
         assert "two processes of the job were started with --process-id 1" in error.requirement
 
 
 def test_another_job_size_is_refused():
-    errors = _meet_all(_free_port(), [(0, 2), (1, 3)])
+    errors = _meet_all(free_port(), [(0, 2), (1, 3)])
     for error in errors:
         assert (error.option, error.value) == ("num_processes", 3), errors
         assert "process 0 started a job of 2 processes" in error.requirement
@@ -89,7 +86,7 @@ def test_a_busy_port_and_a_silent_coordinator_are_named():
 
 
 def test_only_process_1_names_the_coordinator():
-    [error] = _meet_all(_free_port(), [(1, 2)])
+    [error] = _meet_all(free_port(), [(1, 2)])
     assert error.option == "coordinator" and "did not answer" in error.requirement
 
 
@@ -102,7 +99,7 @@ def test_one_process_does_not_listen():
 
 @pytest.mark.parametrize("garbage", [b"GET / HTTP/1.1\r\n\r\n", b""])
 def test_a_stranger_on_the_port_is_ignored(garbage):
-    port = _free_port()
+    port = free_port()
     result = {}
     thread = threading.Thread(target=lambda: result.update(
         outcome=_meet_all(port, [(0, 2)])))

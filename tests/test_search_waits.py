@@ -18,6 +18,7 @@ import keras
 import pytest
 
 from keras_procrustes.data import sources
+from processes import ROOT, free_port
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "tensorflow",
@@ -28,15 +29,10 @@ pytestmark = [
     pytest.mark.multiprocess,
 ]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORACLE_TIMEOUT_S = 3
 DEADLINE_S = 240
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _listening(port):
@@ -66,7 +62,7 @@ def _error_line(log):
 def search(tmp_path_factory):
     """A chief and worker `a`, inside a trial; every process killed at the end."""
     tmp_path = tmp_path_factory.mktemp("search")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "2", "--epochs", "50",
                "--max-train-examples", "64", "--max-test-examples", "32",

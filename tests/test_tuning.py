@@ -17,6 +17,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from keras_procrustes.data import sources
 from keras_procrustes.training import callbacks
 from keras_procrustes.training import tuning
+from processes import free_port
 
 
 def _arrays(count):
@@ -195,12 +196,6 @@ def test_cli_search_on_three_replicas_with_an_odd_batch_size(tmp_path):
     assert model.predict(np.zeros((2, 28, 28, 1), "uint8"), verbose=0).shape == (2, 10)
 
 
-def _free_port():
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
@@ -212,7 +207,7 @@ def test_chief_and_two_workers_finish_every_trial_once_after_a_worker_is_killed(
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "4", "--epochs", "2",
                "--max-train-examples", "256", "--max-test-examples", "64",
                "--directory", str(tmp_path / "search"), "--verbose", "2",
-               "--oracle", f"127.0.0.1:{_free_port()}"]
+               "--oracle", f"127.0.0.1:{free_port()}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", PYTHONPATH=root)
 
     def start(*role, name):

@@ -21,8 +21,8 @@ from keras_procrustes.training import rundir
 from keras_procrustes.training import search
 from keras_procrustes.training.search_config import SearchConfig
 from keras_procrustes.training.errors import OptionError
+from processes import ROOT, child_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTIONS = {"model": "procresnet13_bottleneck", "dataset": "fashion_mnist", "lr": 0.1}
 
 needs_fashion = pytest.mark.skipif(
@@ -37,8 +37,6 @@ SHORT_RUN = ["--model", "procresnet13_bottleneck", "--dataset", "fashion_mnist",
              "--batch-size", "32", "--max-test-examples", "32", "--verbose", "2"]
 
 
-def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
 
 
 def _train_command(log_dir, *extra):
@@ -120,7 +118,7 @@ HOLDER = textwrap.dedent("""
 
 def test_a_run_killed_with_sigkill_does_not_lock_its_folder(tmp_path):
     folder = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], env=_env(),
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], env=child_env(),
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -165,7 +163,7 @@ def test_two_commands_at_once_in_one_folder_one_runs_one_is_refused(tmp_path):
                                "--lr", "0.05", "--seed", "1"),
                 tune]
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, env=_env()) for command in commands]
+                                  text=True, env=child_env()) for command in commands]
     results = [(p.wait(timeout=600), *p.communicate()) for p in processes]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 2, 2], [err[-2000:] for _, _, err in results]
@@ -194,7 +192,7 @@ def test_ctrl_c_mid_epoch_says_where_and_the_command_that_resumes(tmp_path):
     command = _train_command(taken, "--epochs", "3", "--max-train-examples", "512",
                              "--existing", "new", "--seed", "4")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=_env())
+                               text=True, env=child_env())
     deadline = time.monotonic() + 300
     for line in process.stdout:  # wait until epoch 2 has begun
         if line.startswith("Epoch 2/3") or time.monotonic() > deadline:
@@ -212,7 +210,7 @@ def test_ctrl_c_mid_epoch_says_where_and_the_command_that_resumes(tmp_path):
     assert resume[:3] == [sys.executable, "-m", "keras_procrustes.cli.train"]
     assert resume[resume.index("--log-dir") + 1] == new_dir and "--existing" not in resume
     assert not [n for n in os.listdir(new_dir) if "partial" in n or n == folder_lock.LOCK_FILE]
-    result = subprocess.run(resume, capture_output=True, text=True, timeout=600, env=_env(),
+    result = subprocess.run(resume, capture_output=True, text=True, timeout=600, env=child_env(),
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads(open(os.path.join(new_dir, "metrics.json")).read())
@@ -231,7 +229,8 @@ def test_three_replicas_with_fewer_images_than_a_global_batch(tmp_path, command)
                 "--depths", "11", "--batch-sizes", "16", "32", "--max-trials", "1",
                 "--epochs", "1", "--directory", str(tmp_path)]
     result = subprocess.run([*argv, "--cpu-replicas", "3", "--max-train-examples", "64"],
-                            capture_output=True, text=True, timeout=300, env=_env(), check=False)
+                            capture_output=True, text=True, timeout=300, env=child_env(),
+                            check=False)
     assert result.returncode == 2, result.stderr[-3000:]
     line = _last_line(result.stderr)
     flag = "--batch-size 32" if command == "train" else "--batch-sizes 16 32"
@@ -257,7 +256,7 @@ def test_a_full_disk_is_one_line_keeps_the_state_and_the_rerun_resumes(tmp_path)
     try:
         command = _train_command(disk / "run", "--epochs", "2", "--max-train-examples", "128")
         result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                env=_env(), check=False)
+                                env=child_env(), check=False)
         assert result.returncode == 2, result.stderr[-3000:]
         line = _last_line(result.stderr)
         assert "the disk is full: " in line and f"{disk / 'run'}/" in line, line
@@ -269,7 +268,7 @@ def test_a_full_disk_is_one_line_keeps_the_state_and_the_rerun_resumes(tmp_path)
         assert keras.models.load_model(disk / "run" / "best.keras").output_shape == (None, 10)
         subprocess.run(["mount", "-o", "remount,size=40M", str(disk)], check=True)
         result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                env=_env(), check=False)
+                                env=child_env(), check=False)
         assert result.returncode == 0, result.stderr[-3000:]
         metrics = json.loads((disk / "run" / "metrics.json").read_text())
         assert metrics["resumed_from_epoch"] == 1 and metrics["epochs_done"] == 2
