@@ -60,12 +60,10 @@ class _Recorder(graph_run.Touch):
     def stack(self, layer, inputs, training):
         # The stack's blocks one at a time, with its own block function.
         training = bool(training) and layer.trainable
-        weights = [variable.value for variable in layer.block_weights()]
-        per_unit = len(weights) // len(layer.units)
         x, outputs = inputs, []
         for index in range(layer.num_blocks):
-            block = [w[index] for w in weights]
-            units = [block[i * per_unit:(i + 1) * per_unit] for i in range(len(layer.units))]
+            units = [{name: variable.value[index] for name, variable in unit.items()}
+                     for unit in layer.units]
             x, _ = layer._block(x, units, training)
             outputs.append(x)
         self.stacks[id(layer)] = outputs
