@@ -43,7 +43,9 @@ def _run_on_every_backend(mode, folder):
         assert child.returncode == 0, f"{mode} on {backend}:\n{output[-3000:]}"
 
 
-@pytest.fixture(scope="module")
+# Session scope: pytest-xdist may run another module's tests between this
+# module's, which tears a module-scoped fixture down and sets it up again.
+@pytest.fixture(scope="session")
 def exchanged(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cross_backend")
     _run_on_every_backend("train", folder)

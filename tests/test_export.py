@@ -102,7 +102,9 @@ def export_and_compare(model, export_format, folder, images):
     assert_same_outputs(run_artefact(export_format, path, images), expected)
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["unrolled", "scanned"])
+# Session scope: pytest-xdist may run another module's tests between this
+# module's, which tears a module-scoped fixture down and sets it up again.
+@pytest.fixture(scope="session", params=[False, True], ids=["unrolled", "scanned"])
 def trained_model(request):
     """A model after one training step: projected weights, moving statistics set."""
     model = models.ProcrustesResNet(

@@ -106,7 +106,9 @@ def _weights(path):
         return {name: arrays[name] for name in arrays.files}
 
 
-@pytest.fixture(scope="module")
+# Session scope: pytest-xdist may run another module's tests between this
+# module's, which tears a module-scoped fixture down and sets it up again.
+@pytest.fixture(scope="session")
 def one_process(tmp_path_factory):
     """Weights of the same run in one process with four CPU devices."""
     tmp_path = tmp_path_factory.mktemp("one")

@@ -134,7 +134,9 @@ def test_same_seed_gives_the_same_weights_in_two_processes(tmp_path):
         np.testing.assert_array_equal(first, second)
 
 
-@pytest.fixture(scope="module")
+# Session scope: pytest-xdist may run another module's tests between this
+# module's, which tears a module-scoped fixture down and sets it up again.
+@pytest.fixture(scope="session")
 def killed_run(tmp_path_factory):
     """A run SIGKILLed in epoch 2 or 3 of 3, and its arguments."""
     log_dir = tmp_path_factory.mktemp("killed") / "run"
