@@ -24,7 +24,6 @@ pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution on JAX"),
     pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                        reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)"),
-    pytest.mark.xdist_group("multiprocess"),
     pytest.mark.multiprocess,
 ]
 

@@ -25,7 +25,7 @@ pytestmark = [
                        reason="keras-tuner's distributed search checked on TensorFlow"),
     pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                        reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)"),
-    pytest.mark.xdist_group("multiprocess"),
+    pytest.mark.xdist_group("search_waits"),  # one worker runs the module's search
     pytest.mark.multiprocess,
 ]
 

@@ -92,8 +92,16 @@ def test_train_logs_and_its_best_model_takes_raw_pixels(tmp_path):
     assert not os.path.exists(tmp_path / "backup")
     with open(tmp_path / "keras_procrustes_run.json") as handle:
         assert json.load(handle)["status"] == "finished"
+
+
+@needs_fashion
+@tensorflow_only
+def test_a_finished_run_is_refused_and_a_new_one_numbered_beside_it(tmp_path):
+    # The run folder's rules are the same on every backend: checked in the
+    # TensorFlow pass (CI's time).
+    metrics, _ = _train(tmp_path, "--epochs", "1", "--max-train-examples", "64")
     # Rerunning a finished run: refused by default, a numbered run on request.
-    again = _run(tmp_path, "--epochs", "2", "--max-train-examples", "256")
+    again = _run(tmp_path, "--epochs", "1", "--max-train-examples", "64")
     assert again.returncode == 2 and "holds a finished run" in again.stderr
     last_line = again.stderr.strip().splitlines()[-1]  # after TensorFlow's start-up log
     assert "holds a finished run" in last_line and "Traceback" not in again.stderr
