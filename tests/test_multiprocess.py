@@ -150,7 +150,7 @@ def test_killed_job_resumes_and_ends_as_one_process(one_process, tmp_path):
         # float32 sums in another order (4 devices' gradients against one
         # batch), through 6 steps and the stem's Newton-Schulz projection:
         # seen up to 1.2e-5 absolute, on a weight of 2.1 and on one of 0.07.
-        # A resume at the wrong step or data order is off by 1e-3 or more.
+        # A resume at another step or data order is off by whole updates.
         np.testing.assert_allclose(first[name], one_process[name], atol=3e-5, rtol=1e-5,
                                    err_msg=name)
     # The last step projects (the same draw on every device), so the 1x1
