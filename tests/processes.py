@@ -1,6 +1,7 @@
 """What the tests that start processes share: the repository root, a free port, a child's environment."""
 
 import os
+import signal
 import socket
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,3 +19,14 @@ def child_env(**extra):
     unbuffered output, this checkout first on the path, plus `extra`."""
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", PYTHONPATH=ROOT,
                 **extra)
+
+
+def takes_ctrl_c():
+    """A `preexec_fn`: the child takes SIGINT as a terminal's foreground command does.
+
+    A pytest-xdist worker ignores SIGINT, and a child inherits that (Python
+    then installs no `KeyboardInterrupt` handler), as a command started with
+    `&` from a script does.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

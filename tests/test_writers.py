@@ -21,7 +21,7 @@ from keras_procrustes.training import rundir
 from keras_procrustes.training import search
 from keras_procrustes.training.search_config import SearchConfig
 from keras_procrustes.training.errors import OptionError
-from processes import ROOT, child_env
+from processes import ROOT, child_env, takes_ctrl_c
 
 OPTIONS = {"model": "procresnet13_bottleneck", "dataset": "fashion_mnist", "lr": 0.1}
 
@@ -188,12 +188,11 @@ def test_two_commands_at_once_in_one_folder_one_runs_one_is_refused(tmp_path):
 @pytest.mark.skipif(keras.backend.backend() == "tensorflow",
                     reason="on TensorFlow the whole case, resume included, runs below")
 @pytest.mark.skipif(keras.backend.backend() == "jax",
-                    reason="known: a JAX run trains on through Ctrl-C (plain keras.Model.fit "
-                    "on JAX does too); not solved yet")
+                    reason="known: a JAX run trains on through Ctrl-C; the cause is not found yet")
 def test_ctrl_c_stops_the_run_on_this_backend(tmp_path):
     command = _train_command(tmp_path / "run", "--epochs", "3", "--max-train-examples", "2048")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=child_env())
+                               text=True, env=child_env(), preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 300
     for line in process.stdout:  # wait until epoch 2 has begun
         if line.startswith("Epoch 2/3") or time.monotonic() > deadline:
@@ -213,7 +212,7 @@ def test_ctrl_c_mid_epoch_says_where_and_the_command_that_resumes(tmp_path):
     command = _train_command(taken, "--epochs", "3", "--max-train-examples", "512",
                              "--existing", "new", "--seed", "4")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=child_env())
+                               text=True, env=child_env(), preexec_fn=takes_ctrl_c)
     deadline = time.monotonic() + 300
     for line in process.stdout:  # wait until epoch 2 has begun
         if line.startswith("Epoch 2/3") or time.monotonic() > deadline:

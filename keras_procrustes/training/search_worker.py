@@ -75,6 +75,11 @@ def worker_lock(project, worker_id):
 class ChiefWatch:
     """A watchdog thread: is the chief at `oracle` still listening?
 
+    The thread stops the main thread with SIGUSR1, handled here by raising
+    `KeyboardInterrupt`, not with SIGINT: a worker started in the
+    background (`&`, a batch script) ignores SIGINT, and Python then cannot
+    interrupt its main thread with it.
+
     Attributes:
         lost: whether the chief was not reachable for `timeout` seconds
             (then the main thread got a `KeyboardInterrupt`).
@@ -96,11 +101,16 @@ class ChiefWatch:
             "then this worker with the same --worker ID to retry its trial)"))
 
     def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGUSR1, _raise_keyboard_interrupt)
         self._thread.start()
         return self
 
     def __exit__(self, *exc_info):
         self._done.set()
+        if self._previous is not None:
+            signal.signal(signal.SIGUSR1, self._previous)
         return False
 
     def _reachable(self):
@@ -117,9 +127,14 @@ class ChiefWatch:
                 last_seen = time.monotonic()
             elif time.monotonic() - last_seen > self.timeout:
                 self.lost = True
-                _thread.interrupt_main(signal.SIGINT)
+                _thread.interrupt_main(signal.SIGUSR1)
                 if not self._done.wait(GRACE_S):  # the main thread did not stop
                     print(f"error: {self.message().for_command_line()}", file=sys.stderr,
                           flush=True)
                     os._exit(2)
                 return
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    """The main thread's SIGUSR1 handler while a `ChiefWatch` runs."""
+    raise KeyboardInterrupt
