@@ -184,6 +184,25 @@ def test_two_commands_at_once_in_one_folder_one_runs_one_is_refused(tmp_path):
     assert not os.path.exists(tmp_path / "both" / folder_lock.LOCK_FILE)
 
 
+def _ctrl_c_in_epoch_2(command):
+    """Runs the train `command`, sends Ctrl-C once epoch 2 has begun; its stderr.
+
+    The run must still be running then, and end with exit code 130.
+    """
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=child_env(), preexec_fn=takes_ctrl_c)
+    deadline = time.monotonic() + 300
+    for line in process.stdout:  # wait until epoch 2 has begun
+        if line.startswith("Epoch 2/3") or time.monotonic() > deadline:
+            break
+    time.sleep(0.3)  # inside epoch 2 (16 steps or more)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    return err
+
+
 @needs_fashion
 @pytest.mark.skipif(keras.backend.backend() == "tensorflow",
                     reason="on TensorFlow the whole case, resume included, runs below")
@@ -191,18 +210,9 @@ def test_two_commands_at_once_in_one_folder_one_runs_one_is_refused(tmp_path):
                     reason="known: a JAX run trains on through Ctrl-C; the cause is not found yet")
 def test_ctrl_c_stops_the_run_on_this_backend(tmp_path):
     command = _train_command(tmp_path / "run", "--epochs", "3", "--max-train-examples", "2048")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=child_env(), preexec_fn=takes_ctrl_c)
-    deadline = time.monotonic() + 300
-    for line in process.stdout:  # wait until epoch 2 has begun
-        if line.startswith("Epoch 2/3") or time.monotonic() > deadline:
-            break
-    time.sleep(0.3)  # inside epoch 2 (64 steps)
-    assert process.poll() is None, "the run ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err[-3000:]
+    err = _ctrl_c_in_epoch_2(command)
     assert "interrupted in epoch 2 of 3" in _last_line(err) and "Traceback" not in err
+
 
 @needs_fashion
 @command_on_tensorflow
@@ -211,17 +221,7 @@ def test_ctrl_c_mid_epoch_says_where_and_the_command_that_resumes(tmp_path):
     _finished_run(taken)  # so --existing new trains in run-2: the resume must name it
     command = _train_command(taken, "--epochs", "3", "--max-train-examples", "512",
                              "--existing", "new", "--seed", "4")
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=child_env(), preexec_fn=takes_ctrl_c)
-    deadline = time.monotonic() + 300
-    for line in process.stdout:  # wait until epoch 2 has begun
-        if line.startswith("Epoch 2/3") or time.monotonic() > deadline:
-            break
-    time.sleep(0.3)  # inside epoch 2 (16 steps)
-    assert process.poll() is None, "the run ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err[-3000:]
+    err = _ctrl_c_in_epoch_2(command)
     line = _last_line(err)
     new_dir = f"{taken}-2"
     assert f"interrupted in epoch 2 of 3; the backup of epoch 1 in {new_dir} is kept" \
