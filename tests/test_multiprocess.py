@@ -149,9 +149,10 @@ def test_killed_job_resumes_and_ends_as_one_process(one_process, tmp_path):
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
         # float32 sums in another order (4 devices' gradients against one
         # batch), through 6 steps and the stem's Newton-Schulz projection:
-        # seen up to 1.2e-5 absolute, on a weight of 2.1 and on one of 0.07.
-        # A resume at another step or data order is off by whole updates.
-        np.testing.assert_allclose(first[name], one_process[name], atol=3e-5, rtol=1e-5,
+        # seen up to 1.2e-5 absolute on weights, 6.1e-5 on a moving variance
+        # of 1.16 (a fresh CI install). A resume at another step or data
+        # order is off by whole updates.
+        np.testing.assert_allclose(first[name], one_process[name], atol=1e-4, rtol=1e-4,
                                    err_msg=name)
     # The last step projects (the same draw on every device), so the 1x1
     # transitions sit on sqrt(2); the 3x3 stem's projection is approximate.
