@@ -4,9 +4,29 @@ CI runs every test, marked or not; the markers let a developer pick:
 `-m "not slow and not multiprocess"` for a quick pass.
 """
 
+from importlib import metadata
+
+import pytest
+from packaging.version import Version
+
 
 def pytest_configure(config):
-    """Registers the project's markers."""
+    """Registers the project's markers; refuses a pytest on which groups split.
+
+    Raises:
+        pytest.UsageError: for `--dist loadgroup` with pytest 9.2 or newer and
+            pytest-xdist 3.8 or older: pytest-xdist marks a grouped test by
+            changing a node ID field that pytest 9.2 no longer reads
+            (pytest-dev/pytest-xdist#1386), so a group's tests would spread
+            over the workers and each would build the group's fixture again.
+    """
+    if config.getoption("dist", None) == "loadgroup" and (
+            Version(pytest.__version__) >= Version("9.2")
+            and Version(metadata.version("pytest-xdist")) <= Version("3.8")):
+        raise pytest.UsageError(
+            f"--dist loadgroup does not group tests with pytest {pytest.__version__} and "
+            f"pytest-xdist {metadata.version('pytest-xdist')} "
+            "(pytest-dev/pytest-xdist#1386): install 'pytest<9.2'")
     config.addinivalue_line(
         "markers", "slow: takes a minute or more (a wheel build, the GPU suite's dry run)"
     )
@@ -17,3 +37,4 @@ def pytest_configure(config):
         "markers",
         "xdist_group(name): tests sharing a module-scoped fixture run on one pytest-xdist worker",
     )
+

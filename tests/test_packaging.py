@@ -16,6 +16,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORE_CHECK = os.path.join(REPO, "tests", "children", "core_only_check.py")
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="imports every module, whatever the backend: once, on TensorFlow")
 def test_python_OO_imports_the_package():
     # -OO strips docstrings: nothing may build on them at import time.
     code = (

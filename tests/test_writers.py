@@ -206,8 +206,6 @@ def _ctrl_c_in_epoch_2(command):
 @needs_fashion
 @pytest.mark.skipif(keras.backend.backend() == "tensorflow",
                     reason="on TensorFlow the whole case, resume included, runs below")
-@pytest.mark.skipif(keras.backend.backend() == "jax",
-                    reason="known: a JAX run trains on through Ctrl-C; the cause is not found yet")
 def test_ctrl_c_stops_the_run_on_this_backend(tmp_path):
     command = _train_command(tmp_path / "run", "--epochs", "3", "--max-train-examples", "2048")
     err = _ctrl_c_in_epoch_2(command)

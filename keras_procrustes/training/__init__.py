@@ -14,8 +14,10 @@ from keras_procrustes.training.fit import fit
 from keras_procrustes.training.recipe import lr_schedule
 from keras_procrustes.training.recipe import paper_sgd
 from keras_procrustes.training.search_config import SearchConfig
+from keras_procrustes.training.stops import CtrlCBetweenBatches
 
 __all__ = [
+    "CtrlCBetweenBatches",
     "OptionError",
     "RunStateError",
     "SearchConfig",

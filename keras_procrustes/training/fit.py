@@ -115,12 +115,13 @@ def _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
     report.announce(config, run, info, devices, model)
     start = time.perf_counter()
     guard = next(c for c in callback_list if isinstance(c, kp_callbacks.NaNGuard))
+    ctrl_c = stops.CtrlCBetweenBatches()
     if run.first_epoch < config.epochs:
-        with stops.explained(run, config.epochs, guard):
+        with stops.explained(run, config.epochs, guard), ctrl_c:
             model.fit(train, validation_data=test, epochs=config.epochs,
                       initial_epoch=run.first_epoch, steps_per_epoch=steps,
-                      callbacks=callback_list, verbose=config.verbose if devices.is_chief else 0,
-                      shuffle=False)
+                      callbacks=callback_list + [ctrl_c],
+                      verbose=config.verbose if devices.is_chief else 0, shuffle=False)
     facts = {
         "model": run_options["model"] or model.name, "dataset": info.name,
         "backend": keras.backend.backend(), "replicas": devices.replicas,

@@ -18,6 +18,7 @@ from keras_procrustes.training import callbacks
 from keras_procrustes.training import distribute
 from keras_procrustes.training import folder_lock
 from keras_procrustes.training import search_worker
+from keras_procrustes.training import stops
 from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
@@ -130,11 +131,13 @@ def _search(config, hypermodel, devices, project, is_worker, splits):
         directory=config.directory, project_name=config.project_name,
         max_epochs=config.epochs, seed=config.seed,
         distribution_strategy=devices.strategy if devices.replicas > 1 else None)
-    search_tuner.search(
-        x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
-        verbose=config.verbose,
-        callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
-                   _tensorboard(project)])
+    ctrl_c = stops.CtrlCBetweenBatches()
+    with ctrl_c:
+        search_tuner.search(
+            x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
+            verbose=config.verbose,
+            callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
+                       _tensorboard(project), ctrl_c])
     if is_worker:
         return search_tuner, None
     return _save_best(search_tuner, project)
