@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from keras_procrustes.training import CtrlCBetweenBatches
+from keras_procrustes.training import search_worker
+from processes import free_port
 
 
 @pytest.fixture
@@ -36,11 +38,11 @@ class PressCtrlC(keras.callbacks.Callback):
             self.returned = True
 
 
-def _fit(callbacks):
+def _fit(callbacks, epochs=2):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     model.compile("sgd", "mse")
     x, y = np.ones((64, 4), "float32"), np.zeros((64, 3), "float32")
-    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+    model.fit(x, y, batch_size=8, epochs=epochs, verbose=0, callbacks=callbacks)
 
 
 def test_one_ctrl_c_stops_before_the_next_batch(python_sigint):
@@ -73,3 +75,15 @@ def test_a_copy_is_the_same_callback():
     # keras-tuner deep-copies a search's callbacks for each trial.
     ctrl_c = CtrlCBetweenBatches()
     assert copy.deepcopy([ctrl_c])[0] is ctrl_c
+
+
+def test_a_lost_chief_stops_a_trial_between_batches():
+    # A search worker's watchdog: nobody listens at the chief's port.
+    ctrl_c = CtrlCBetweenBatches()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with search_worker.ChiefWatch(f"127.0.0.1:{free_port()}", 0.1,
+                                      on_lost=ctrl_c.request) as watch, ctrl_c:
+            _fit([ctrl_c], epochs=100_000)
+    assert watch.lost and ctrl_c.requested
+    assert time.monotonic() - start < search_worker.GRACE_S  # not the watchdog's own exit

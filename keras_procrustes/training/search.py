@@ -93,21 +93,26 @@ def search(dataset="cifar10", config=None, **options):
     if role is not None:
         use_chief_oracle(role)
     project = os.path.join(config.directory, config.project_name)
+    ctrl_c = stops.CtrlCBetweenBatches()  # also how a lost chief stops a trial
     with contextlib.ExitStack() as stack:
         watch = None
         if is_worker:  # one process per ID; the chief watched while it works
             stack.enter_context(search_worker.worker_lock(project, role[1]))
-            watch = stack.enter_context(search_worker.ChiefWatch(role[2], config.oracle_timeout))
+            watch = stack.enter_context(search_worker.ChiefWatch(
+                role[2], config.oracle_timeout, on_lost=ctrl_c.request))
         try:
-            return _load_and_search(config, project, is_worker)
+            return _load_and_search(config, project, is_worker, ctrl_c)
         except KeyboardInterrupt:
             if watch is not None and watch.lost:
                 raise watch.message() from None
             raise
 
 
-def _load_and_search(config, project, is_worker):
-    """Loads the data, locks the project (the chief) and searches; `search`'s result."""
+def _load_and_search(config, project, is_worker, ctrl_c):
+    """Loads the data, locks the project (the chief) and searches; `search`'s result.
+
+    `ctrl_c` is the search's `stops.CtrlCBetweenBatches`.
+    """
     devices = distribute.configure(config.cpu_replicas)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
         config.dataset, **config.data_options())
@@ -119,11 +124,11 @@ def _load_and_search(config, project, is_worker):
         image_size=config.image_size, channels=config.channels)
     lock = folder_lock.NoLock() if is_worker else _lock_project(project, config)
     with lock:
-        return _search(config, hypermodel, devices, project, is_worker,
+        return _search(config, hypermodel, devices, project, is_worker, ctrl_c,
                        ((x_train, y_train), (x_test, y_test), info))
 
 
-def _search(config, hypermodel, devices, project, is_worker, splits):
+def _search(config, hypermodel, devices, project, is_worker, ctrl_c, splits):
     """`search` once the project is locked: the tuner, its search, the results."""
     (x_train, y_train), (x_test, y_test), info = splits
     search_tuner = tuning.make_tuner(
@@ -131,7 +136,6 @@ def _search(config, hypermodel, devices, project, is_worker, splits):
         directory=config.directory, project_name=config.project_name,
         max_epochs=config.epochs, seed=config.seed,
         distribution_strategy=devices.strategy if devices.replicas > 1 else None)
-    ctrl_c = stops.CtrlCBetweenBatches()
     with ctrl_c:
         search_tuner.search(
             x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,

@@ -78,15 +78,23 @@ class ChiefWatch:
     The thread stops the main thread with SIGUSR1, handled here by raising
     `KeyboardInterrupt`, not with SIGINT: a worker started in the
     background (`&`, a batch script) ignores SIGINT, and Python then cannot
-    interrupt its main thread with it.
+    interrupt its main thread with it. It also calls `on_lost`, which asks
+    a trial to stop between two batches (on JAX, Keras can catch the
+    `KeyboardInterrupt` inside a step; see `stops.CtrlCBetweenBatches`).
+
+    Args:
+        oracle: the chief's `HOST:PORT`.
+        timeout: seconds without an answer before the worker stops.
+        on_lost: called (from the watchdog thread) when the chief is lost.
 
     Attributes:
         lost: whether the chief was not reachable for `timeout` seconds
             (then the main thread got a `KeyboardInterrupt`).
     """
 
-    def __init__(self, oracle, timeout):
+    def __init__(self, oracle, timeout, on_lost=None):
         host, _, port = oracle.rpartition(":")
+        self.on_lost = on_lost
         self.address = (host.strip("[]"), int(port))
         self.oracle, self.timeout = oracle, timeout
         self.lost = False
@@ -127,6 +135,8 @@ class ChiefWatch:
                 last_seen = time.monotonic()
             elif time.monotonic() - last_seen > self.timeout:
                 self.lost = True
+                if self.on_lost is not None:
+                    self.on_lost()
                 _thread.interrupt_main(signal.SIGUSR1)
                 if not self._done.wait(GRACE_S):  # the main thread did not stop
                     print(f"error: {self.message().for_command_line()}", file=sys.stderr,

@@ -104,10 +104,14 @@ class CtrlCBetweenBatches(keras.callbacks.Callback):
             self._previous = None
         return False
 
+    def request(self):
+        """Asks for the stop at the next batch, as a first Ctrl-C does (any thread)."""
+        self.requested = True
+
     def _record(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.request()
 
     def _raise_if_requested(self, *args, **kwargs):
         if self.requested:
