@@ -38,6 +38,10 @@ LAYERS = {
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_operator_norm_matches_numpy_svd(name):
+    # Seeded: power iteration converges at the rate of the two largest
+    # singular values' ratio, and a random kernel can make them nearly equal
+    # (groups=2 is two blocks, each with its own largest value).
+    keras.utils.set_random_seed(sorted(LAYERS).index(name))
     make, input_shape = LAYERS[name]
     layer = make()
     layer.build((None, *input_shape))
@@ -48,6 +52,7 @@ def test_operator_norm_matches_numpy_svd(name):
 
 
 def test_bias_and_activation_are_left_out():
+    keras.utils.set_random_seed(7)  # as above: a kernel drawn once
     layer = keras.layers.Conv2D(3, 3, padding="same", activation="relu",
                                 bias_initializer="ones")
     inputs = keras.Input((5, 5, 2))
