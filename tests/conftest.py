@@ -20,13 +20,12 @@ def pytest_configure(config):
             (pytest-dev/pytest-xdist#1386), so a group's tests would spread
             over the workers and each would build the group's fixture again.
     """
+    xdist = metadata.version("pytest-xdist")
     if config.getoption("dist", None) == "loadgroup" and (
-            Version(pytest.__version__) >= Version("9.2")
-            and Version(metadata.version("pytest-xdist")) <= Version("3.8")):
+            Version(pytest.__version__) >= Version("9.2") and Version(xdist) <= Version("3.8")):
         raise pytest.UsageError(
             f"--dist loadgroup does not group tests with pytest {pytest.__version__} and "
-            f"pytest-xdist {metadata.version('pytest-xdist')} "
-            "(pytest-dev/pytest-xdist#1386): install 'pytest<9.2'")
+            f"pytest-xdist {xdist} (pytest-dev/pytest-xdist#1386): install 'pytest<9.2'")
     config.addinivalue_line(
         "markers", "slow: takes a minute or more (a wheel build, the GPU suite's dry run)"
     )

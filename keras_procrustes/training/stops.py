@@ -92,7 +92,6 @@ class CtrlCBetweenBatches(keras.callbacks.Callback):
         self._previous = None
 
     def __enter__(self):
-        self.requested = False
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             self._previous = signal.signal(signal.SIGINT, self._record)
