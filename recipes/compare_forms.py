@@ -106,7 +106,7 @@ def norm_preservation(log_dir):
     _, (x_test, y_test), _ = load_splits("fashion_mnist", max_train_examples=1,
                                          max_test_examples=PROBE_EXAMPLES)
     model = keras.models.load_model(os.path.join(log_dir, "best.keras"))
-    ratios = diagnostics.gradient_norm_ratios(model, x_test, y_test)
+    ratios = diagnostics.gradient_norm_ratios(model, x_test.astype("float32"), y_test)
     deviations = [abs(math.log(ratio)) for ratio in ratios.values()]
     return {"max_log_deviation": max(deviations),
             "median_log_deviation": statistics.median(deviations)}
@@ -223,6 +223,7 @@ def figure(rows, forms, path):
             axes.scatter([depth] * len(differences), [100 * d for d in differences],
                          s=10, color="black", alpha=0.4)
     axes.set_xscale("log")
+    axes.minorticks_off()
     depths = sorted({row["depth"] for row in rows})
     axes.set_xticks(depths, [str(d) for d in depths])
     axes.set_xlabel("depth of He et al.'s ResNet (basic blocks)")
