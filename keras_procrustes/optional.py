@@ -55,7 +55,7 @@ def require(module_name, extra):
             raise
         raise MissingExtraError(
             f"{module_name} is not installed; this part of keras_procrustes "
-            f"needs the [{extra}] extra: pip install '{PACKAGE}[{extra}]'"
+            f"needs the [{extra}] extra: pip install '.[{extra}]' in a clone of {PACKAGE}"
         ) from error
 
 

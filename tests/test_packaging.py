@@ -48,7 +48,7 @@ def test_require_names_the_extra(name):
     assert isinstance(info.value, ImportError)
     assert str(info.value) == (
         f"{name} is not installed; this part of keras_procrustes needs the [figures] "
-        "extra: pip install 'keras-procrustes[figures]'"
+        "extra: pip install '.[figures]' in a clone of keras-procrustes"
     )
 
 
@@ -128,7 +128,7 @@ def test_core_wheel_runs_on_jax_without_tensorflow(tmp_path):
     assert count == 64 and smallest == pytest.approx(2**0.5, abs=1e-4)
     assert largest == pytest.approx(2**0.5, abs=1e-4)
     message = ("tensorflow is not installed; this part of keras_procrustes needs the "
-               "[train] extra: pip install 'keras-procrustes[train]'")
+               "[train] extra: pip install '.[train]' in a clone of keras-procrustes")
     for module in ("keras_procrustes.training", "keras_procrustes.data",
                    "keras_procrustes.training.tuning"):
         assert found["imports"][module] == ["MissingExtraError", message]

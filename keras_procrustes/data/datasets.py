@@ -63,6 +63,8 @@ DATASETS = {
         system_dirs=(DEBIAN_FASHION_MNIST,),
     ),
 }
+"""The data sets `load_splits` knows, by name: classes, image shape and
+where each source (tfds, the download, local copies) finds them."""
 
 #: The data set names, in the order the commands list them.
 DATASET_NAMES = tuple(DATASETS)

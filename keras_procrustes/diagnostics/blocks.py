@@ -37,6 +37,7 @@ from keras_procrustes.layers import ParameterFreeTransition
 
 MEASURED_TYPES = (IdentityResidualBlock, IdentityResidualStack, NormPreservingTransition,
                   ParameterFreeTransition)
+"""This package's layers measured as blocks, besides the `Add` merges of any model."""
 
 # Layers a pre-activation is made of: shape-preserving, one input.
 PREACTIVATION_TYPES = (

@@ -11,10 +11,8 @@ class ChannelDuplication(keras.layers.Layer):
     The first form of Procrustes ResNets (Zaeemzadeh et al.,
     arXiv:1805.07477 v1, 2018) doubles the width this way, unscaled, after
     the stem and at each transition. The backward pass adds the gradients
-    of the two halves. Channels last.
-
-    Args:
-        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+    of the two halves. Channels last. It takes the `keras.layers.Layer`
+    arguments (`name`, `dtype`, ...).
 
     Example:
     >>> x = keras.Input((16, 16, 64))

@@ -29,11 +29,9 @@ class PixelNormalization(keras.layers.Normalization):
     `jax.jit`, `torch.onnx.export`) holds them as constants, not as captured
     inputs. Adapted statistics (`mean=None`) stay as in Keras. Once built,
     it takes only inputs of the rank and channel count it was built for
-    (not an unknown channel count either).
-
-    Args:
-        **kwargs: `keras.layers.Normalization` arguments (`mean`,
-            `variance`, `axis`, `invert`, `name`, `dtype`, ...).
+    (not an unknown channel count either). It takes the
+    `keras.layers.Normalization` arguments (`mean`, `variance`, `axis`,
+    `invert`, `name`, `dtype`, ...).
 
     Example:
     >>> layer = PixelNormalization(mean=[127.5] * 3, variance=[127.5**2] * 3)

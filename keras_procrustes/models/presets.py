@@ -111,6 +111,8 @@ PRESETS = {
     "procresnet164_2018": _preset_2018(164, (1_672_762, 1_695_892)),
     "procresnet1001_2018": _preset_2018(1001, (10_297_210, 10_320_340)),
 }
+"""Every preset by name: its builder arguments, depth, block type, form,
+trainable parameters per class count, reference and published results."""
 
 # He et al.'s depth -> block type, for every family with presets.
 FAMILIES = {preset["depth"]: preset["block_type"] for preset in PRESETS.values()}

@@ -23,6 +23,7 @@ from keras_procrustes.models.weights import weights_file
 # With `scan=None`, a stage runs as one scan from this many identity blocks
 # on (benchmarks/depth.py: below it, unrolled blocks trace quickly anyway).
 SCAN_MIN_BLOCKS = 12
+"""With `scan=None`, stages of at least this many identity blocks run as one scan."""
 
 
 def model_input(input_tensor, input_shape):

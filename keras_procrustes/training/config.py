@@ -201,7 +201,8 @@ class TrainingConfig(DataOptions):
         init_timeout: seconds each process of a job waits for the others
             to start; then every process ends with one line naming what is
             wrong (a missing process, a duplicate id, a busy port).
-        The data options are `DataOptions`'.
+
+    The data options are those of `DataOptions`.
     """
 
     model: str = option(

@@ -51,7 +51,8 @@ class SearchConfig(DataOptions):
         oracle: `"HOST:PORT"` of the chief.
         oracle_timeout: seconds a worker goes on without reaching the
             chief before it stops with one line naming it.
-        The data options are `DataOptions'`.
+
+    The data options are those of `DataOptions`.
     """
 
     tuner: str = option("random", "random, hyperband or bayesian")
