@@ -73,19 +73,13 @@ def test_search_checks_its_options_without_the_command(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("old, new", [
-    ("keras_procrustes.train", "keras_procrustes.cli.train"),
-    ("keras_procrustes.tune", "keras_procrustes.cli.tune"),
-    ("keras_procrustes.tuning", "keras_procrustes.training.tuning"),
-    ("keras_procrustes.callbacks", "keras_procrustes.training.callbacks"),
-])
-def test_old_root_modules_warn_and_forward(old, new):
+@pytest.mark.parametrize("old", ["keras_procrustes.train", "keras_procrustes.tune",
+                                 "keras_procrustes.tuning", "keras_procrustes.callbacks"])
+def test_the_root_shims_deprecated_in_0_4_0_are_gone(old):
+    # CHANGELOG 0.4.0 deprecated them for one release; 0.5.0 removes them.
     sys.modules.pop(old, None)
-    with pytest.warns(FutureWarning, match=f"import from {new}"):
-        module = importlib.import_module(old)
-    public = [n for n in dir(importlib.import_module(new)) if n in vars(module) and n[0] != "_"]
-    assert public  # the old module still hands out the new module's names
-    assert all(getattr(module, n) is getattr(importlib.import_module(new), n) for n in public)
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
 
 
 def test_old_hypermodel_name_warns():

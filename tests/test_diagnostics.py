@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from keras_procrustes import callbacks
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
 from keras_procrustes import spectral
+from keras_procrustes.training import callbacks
 
 
 def _chain_model():
