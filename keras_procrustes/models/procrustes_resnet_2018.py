@@ -7,7 +7,7 @@ transition at all. The width changes by channel duplication `[x, x]`, the
 resolution by non-overlapping L2 pooling, the head pools by the L2 norm,
 and the classifier's weight matrix is kept on orthonormal rows.
 
-Its names (`procresnet164_2018`) are in `models.names_2018`.
+Its names (`procresnet164_2018`) are read by `models.names`, with the others.
 """
 
 import keras
@@ -22,9 +22,7 @@ from keras_procrustes.models import arguments
 from keras_procrustes.models import procrustes_resnet as graph
 from keras_procrustes.models import resnet
 from keras_procrustes.models.features import pyramid_outputs
-from keras_procrustes.models.names_2018 import canonical_name
-from keras_procrustes.models.names_2018 import family_block_type
-from keras_procrustes.models.names_2018 import parse_name
+from keras_procrustes.models import names
 from keras_procrustes.models.weights import load_weights_file
 from keras_procrustes.models.weights import weights_file
 
@@ -210,28 +208,9 @@ def procresnet_2018(depth, block_type=None, name=None, **kwargs):
     >>> model = procresnet_2018(164)       # = models.get("procresnet164_2018")
     >>> small = procresnet_2018(56, classes=100)
     """
-    block_type = family_block_type(depth, block_type)
+    block_type = names.family_block_type(depth, block_type)
     n = resnet.blocks_per_stage(depth, block_type)
-    canonical = canonical_name(depth, block_type)
+    canonical = names.format_name(depth, block_type, "2018")
     return ProcrustesResNet2018([n, n, n], [16, 32, 64], block_type=block_type,
                                 name=canonical if name is None else name, **kwargs)
 
-
-def builder_of(name):
-    """The builder of a 2018-form name, or `None` for other names.
-
-    Args:
-        name: a model name.
-
-    Returns:
-        A function of `ProcrustesResNet2018`'s keyword arguments, or `None`.
-    """
-    parsed = parse_name(name)
-    if parsed is None:
-        return None
-    depth, block_type = parsed
-
-    def build(**kwargs):
-        return procresnet_2018(depth, block_type, **kwargs)
-
-    return build

@@ -11,9 +11,9 @@ import functools
 import warnings
 
 from keras_procrustes.models import names
-from keras_procrustes.models import names_2018
-from keras_procrustes.models import procrustes_resnet_2018
+from keras_procrustes.models.names import canonical_name  # noqa: F401  (models.canonical_name)
 from keras_procrustes.models.presets import PRESETS
+from keras_procrustes.models.procrustes_resnet_2018 import procresnet_2018
 from keras_procrustes.models.resnet import FAMILY_BUILDERS
 from keras_procrustes.models.resnet import resnet
 from keras_procrustes.models.weights import presets_with_weights
@@ -103,39 +103,17 @@ def resolve(name, stacklevel=2):
     return model_name
 
 
-def canonical_name(name):
-    """The preset-style name of what `name` builds by default, no warning.
-
-    Args:
-        name: a model name (`"resnet164"`, `"procresnet166"`, ...).
-
-    Returns:
-        E.g. `"procresnet166"` for `"resnet164"`.
-
-    Raises:
-        UnknownModelName: (a ValueError) naming an unknown name.
-    """
-    parsed_2018 = names_2018.parse_name(name)
-    if parsed_2018 is not None:
-        return names_2018.canonical_name(*parsed_2018)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", names.ModelNameWarning)
-        model_name = resolve(name)
-    if model_name.procrustes is None:
-        model_name = model_name._replace(procrustes=True)
-    return names.format_name(*model_name)
-
-
 def _check_fixed(name, model_name, kwargs):
     """Refuses a `procrustes` argument that contradicts a fixed-form name.
 
     Raises:
         ValueError: naming the name and the `procrustes` received.
     """
-    procrustes = kwargs.pop("procrustes", model_name.procrustes)
-    if bool(procrustes) != model_name.procrustes:
+    is_2020 = model_name.form == "2020"
+    procrustes = kwargs.pop("procrustes", is_2020)
+    if bool(procrustes) != is_2020:
         other = names.format_name(
-            model_name.depth, model_name.block_type, not model_name.procrustes)
+            model_name.depth, model_name.block_type, "baseline" if is_2020 else "2020")
         raise ValueError(
             f"Model name {name!r} is {names.describe(model_name)}. Received "
             f"procrustes={procrustes!r}: build {other!r} for the other form."
@@ -153,18 +131,18 @@ def _build_preset(name, model_name, **kwargs):
 def _build_any_depth(name, model_name, **kwargs):
     """A depth with its block type: `resnet(depth, block_type, procrustes)`."""
     _check_fixed(name, model_name, kwargs)
-    return resnet(model_name.depth, model_name.block_type, model_name.procrustes, **kwargs)
+    return resnet(model_name.depth, model_name.block_type, model_name.form == "2020",
+                  **kwargs)
 
 
 def _builder(name):
     """`get_builder`'s body; its warning points at the caller of `get`."""
-    builder_2018 = procrustes_resnet_2018.builder_of(name)
-    if builder_2018 is not None:
-        return builder_2018
     model_name = resolve(name, stacklevel=4)
+    if model_name.form == "2018":
+        return functools.partial(procresnet_2018, model_name.depth, model_name.block_type)
     if name in PRESETS:
         return functools.partial(_build_preset, name, model_name)
-    if model_name.procrustes is None:
+    if model_name.form is None:
         return FAMILY_BUILDERS[name]
     return functools.partial(_build_any_depth, name, model_name)
 

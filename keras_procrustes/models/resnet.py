@@ -51,36 +51,15 @@ def blocks_per_stage(depth, block_type="bottleneck"):
     )
 
 
-def family_block_type(depth, block_type=None):
-    """The block type of a depth: given, or He et al.'s for their depths.
+def _block_type(depth, block_type):
+    """`names.family_block_type`, warning where `resnet(depth)`'s meaning changed.
 
     `models.resnet(depth)` used to default to bottleneck blocks; for 20, 56
     and 110, now basic-block nets, it warns (`ModelNameWarning`).
-
-    Args:
-        depth: He et al.'s layer count.
-        block_type: `"bottleneck"`, `"basic"`, or `None` for He et al.'s.
-
-    Returns:
-        The block type.
-
-    Raises:
-        ValueError: for a depth outside the families without a block type.
     """
-    if block_type is not None:
-        return block_type
-    if depth not in FAMILIES:
-        hint = ""
-        if is_int(depth) and depth - 2 in FAMILIES:
-            hint = (f" (ProcrustesResNet-{depth} is resnet({depth - 2}): depth "
-                    "counts the baseline's layers)")
-        raise ValueError(
-            f"depth={depth} is not one of He et al.'s depths "
-            f"({names.families_text()}): pass block_type='basic' (depth "
-            f"6n+2) or 'bottleneck' (9n+2){hint}."
-        )
-    block_type = FAMILIES[depth]
-    if block_type == "basic" and names.is_valid_depth(depth, "bottleneck"):
+    given = block_type
+    block_type = names.family_block_type(depth, block_type)
+    if given is None and block_type == "basic" and names.is_valid_depth(depth, "bottleneck"):
         warnings.warn(
             f"models.resnet({depth}) builds basic blocks now, He et al.'s "
             f"ResNet-{depth}; it built a bottleneck net before: pass "
@@ -155,9 +134,9 @@ def resnet(
     (`models.canonical_name`: `procresnet166`, `resnet164_baseline`,
     `procresnet13_bottleneck`).
     """
-    block_type = family_block_type(depth, block_type)
+    block_type = _block_type(depth, block_type)
     n = blocks_per_stage(depth, block_type)
-    canonical = names.format_name(depth, block_type, bool(procrustes))
+    canonical = names.format_name(depth, block_type, "2020" if procrustes else "baseline")
     return ProcrustesResNet(
         [n, n, n],
         [16, 32, 64],

@@ -3,7 +3,7 @@
 import keras
 
 from keras_procrustes import models
-from keras_procrustes.models import names_2018
+from keras_procrustes.models import names
 from keras_procrustes.training import recipe
 from keras_procrustes.training.errors import OptionError
 
@@ -31,7 +31,7 @@ def build_model(model_or_name, config, info):
     if not isinstance(model_or_name, str):
         return model_or_name
     projection = {"projection_engine": config.projection_engine, "seed": config.seed}
-    if names_2018.parse_name(models.canonical_name(model_or_name)) is None:
+    if names.parse(model_or_name).form != "2018":
         projection["projection_probability"] = config.projection_probability
     try:
         return models.get(
