@@ -1,5 +1,7 @@
 """`ProcrustesProjection`: the norm-preserving weight constraint."""
 
+import inspect
+
 import keras
 import numpy as np
 from keras import ops
@@ -155,15 +157,17 @@ class ProcrustesProjection(keras.constraints.Constraint):
         probability: the chance of projecting at an optimizer step, in
             [0, 1]. The paper uses 0.5.
         engine: `"svd"` (exact polar factor, default) or `"newton_schulz"`.
-        iterations: Newton-Schulz iterations (the authors use 10).
+        iterations: Newton-Schulz iterations (the authors use 10), at most
+            `checks.MAX_ITERATIONS` (100).
         seed: an int that shifts the sequence of projected steps.
         conjugate_bug: `True` reproduces the authors' code, which returns the
             conjugate of the polar factor (a spatial flip that collapses a
             3x3 kernel onto one tap). For reproduction only.
-        alternations: rounds of project-then-crop per projection (a positive
-            int, default 1: the paper's). A k x k kernel (k > 1) comes closer
-            to the target with more rounds (alternating projections), at
-            about `alternations` times the cost; 1x1 and Dense kernels are
+        alternations: rounds of project-then-crop per projection, an int
+            from 1 to `checks.MAX_ALTERNATIONS` (100); default 1, the
+            paper's. A k x k kernel (k > 1) comes closer to the target
+            with more rounds (alternating projections), at about
+            `alternations` times the cost; 1x1 and Dense kernels are
             exact after one.
         operator: how the kernel acts (see `projection.OPERATORS`):
             `"convolution"` (default; Dense, Conv1D, Conv2D), `"depthwise"`
@@ -216,16 +220,8 @@ class ProcrustesProjection(keras.constraints.Constraint):
                 "`target_scale` must be a finite positive number. "
                 f"Received target_scale={target_scale!r}"
             )
-        if (
-            not isinstance(iterations, int)
-            or isinstance(iterations, bool)
-            or iterations < 1
-        ):
-            raise ValueError(
-                "`iterations` must be a positive int. "
-                f"Received iterations={iterations}"
-            )
-        checks.check_positive_int("alternations", alternations)
+        checks.check_int_up_to("iterations", iterations, checks.MAX_ITERATIONS)
+        checks.check_int_up_to("alternations", alternations, checks.MAX_ALTERNATIONS)
         projection.check_operator(operator)
         self.spatial_shape = spatial_shape
         self.target = target
@@ -329,3 +325,26 @@ class ProcrustesProjection(keras.constraints.Constraint):
             "alternations": self.alternations,
             "operator": self.operator,
         }
+
+
+def check_layer_options(config):
+    """Checks the projection options of a layer's config, as the constraint would.
+
+    Layers that hold a `ProcrustesProjection` call it first in their
+    `from_config`: Keras reports an error raised by a layer's constructor
+    after the layer's whole config (`Operation.from_config`, Keras 3.15),
+    so that a bad value in a `.keras` file would be named only after
+    kilobytes of config; raised here, it comes first.
+
+    Args:
+        config: a layer's config; the keys that are `ProcrustesProjection`
+            arguments (`iterations`, `engine`, `probability`, ...) are checked.
+
+    Raises:
+        ValueError: naming the first bad option and its value.
+    """
+    names = inspect.signature(ProcrustesProjection).parameters
+    ProcrustesProjection(**{
+        name: value for name, value in config.items()
+        if name in names and name != "spatial_shape"
+    })

@@ -45,6 +45,11 @@ def _real_polar_svd(matrix):
 def polar_svd(real, imag=None):
     """Polar factor by an exact SVD.
 
+    Each matrix is first scaled to unit Frobenius norm (`_unit_frobenius`,
+    as Newton-Schulz starts): the polar factor does not depend on the
+    scale, and float32 SVDs return zeros for matrices whose entries are
+    near float32's largest value (a 8x8 one scaled by 1e37).
+
     Args:
         real: real part, `(..., rows, cols)`.
         imag: imaginary part of the same shape, or `None` for real input.
@@ -53,6 +58,7 @@ def polar_svd(real, imag=None):
         A `(real, imag)` pair (`imag` is `None` for real input) holding the
         polar factor, whose nonzero singular values are all 1.
     """
+    real, imag = _unit_frobenius(real, imag)
     if imag is None:
         return _real_polar_svd(real), None
     rows, cols = real.shape[-2], real.shape[-1]

@@ -1,7 +1,9 @@
 """`ProcrustesProjection` as a Keras constraint."""
 
+import json
 import os
 import re
+import zipfile
 
 import keras
 import numpy as np
@@ -110,12 +112,60 @@ def test_config_round_trip():
         ({"iterations": True}, "iterations=True"),
         ({"alternations": 0}, "alternations=0"),
         ({"alternations": 2.0}, "alternations=2.0"),
+        ({"iterations": 101}, "from 1 to 100. Received iterations=101"),
+        ({"alternations": 1000}, "from 1 to 100. Received alternations=1000"),
     ],
 )
 def test_bad_options_name_the_value(kwargs, message):
     kwargs = {"spatial_shape": (8, 8), **kwargs}
     with pytest.raises(ValueError, match=message):
         ProcrustesProjection(**kwargs)
+
+
+def _with_layer_config(path, saved, layer_name, **changes):
+    """A copy of the `.keras` file `saved` whose layer `layer_name` has `changes` in its config."""
+    with zipfile.ZipFile(saved) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["config"]["name"] == layer_name:
+            layer["config"].update(changes)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return str(path)
+
+
+@pytest.mark.parametrize("layer_name, changes, first_line", [
+    # 1e9 Newton-Schulz iterations loaded and then hung training.
+    ("transition", {"engine": "newton_schulz", "iterations": 10**9},
+     "`iterations` must be an int from 1 to 100. Received iterations=1000000000"),
+    ("predictions", {"iterations": 500},
+     "`iterations` must be an int from 1 to 100. Received iterations=500"),
+    ("transition", {"probability": 2.0},
+     "`probability` must be in [0, 1]. Received probability=2.0"),
+])
+def test_a_crafted_keras_file_names_the_bad_option_first(tmp_path, layer_name, changes, first_line):
+    from keras_procrustes import layers
+
+    inputs = keras.Input((4, 4, 2))
+    x = layers.NormPreservingTransition(4, name="transition")(inputs)
+    x = layers.OrthonormalDense(3, name="predictions")(keras.layers.Flatten()(x))
+    saved = str(tmp_path / "model.keras")
+    keras.Model(inputs, x).save(saved)
+    crafted = _with_layer_config(tmp_path / "crafted.keras", saved, layer_name, **changes)
+    with pytest.raises(ValueError) as error:
+        keras.models.load_model(crafted, safe_mode=True)
+    assert str(error.value).splitlines()[0] == first_line
+    keras.models.load_model(saved, safe_mode=True)  # the file as saved loads
+
+
+def test_a_crafted_constraint_config_is_refused():
+    config = keras.constraints.serialize(ProcrustesProjection((8, 8), alternations=3))
+    config["config"]["alternations"] = 1000
+    with pytest.raises(ValueError, match="Received alternations=1000"):
+        keras.constraints.deserialize(config)
 
 
 def test_kernel_larger_than_fft_size_is_refused():

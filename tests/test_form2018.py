@@ -115,6 +115,16 @@ def test_l2_pooling_under_mixed_float16_sums_squares_without_overflow(
     np.testing.assert_allclose(_numpy(y), expected, rtol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [None, "mixed_float16", "float16"])
+def test_the_2018_form_refuses_float16_and_keeps_bfloat16(mixed_float16, dtype):
+    # Under mixed_float16 procresnet56_2018 predicted 0.1 for every class
+    # (activations past 65504, even with the residual stream in float32).
+    with pytest.raises(ValueError, match=r"can't compute in float16.*Received dtype='(mixed_)?float16'"):
+        models.get("procresnet20_2018", dtype=dtype, **TINY)
+    model = models.get("procresnet20_2018", dtype="mixed_bfloat16", **TINY)
+    assert model.get_layer("stem_conv").compute_dtype == "bfloat16"
+
+
 def test_global_l2_pooling_is_each_channels_norm():
     x = np.random.default_rng(2).normal(size=(3, 4, 5, 6)).astype("float32")
     expected = np.sqrt(np.sum(x.astype("float64") ** 2, axis=(1, 2)))

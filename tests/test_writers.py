@@ -133,6 +133,23 @@ def test_a_run_killed_with_sigkill_does_not_lock_its_folder(tmp_path):
     run.lock.release()
 
 
+@needs_fashion
+def test_float16_for_the_2018_form_is_one_line_before_anything_trains(tmp_path, capsys):
+    argv = ["--model", "procresnet20_2018", "--dataset", "fashion_mnist", "--mixed-precision",
+            "float16", "--epochs", "1", "--max-train-examples", "64", "--max-test-examples", "32",
+            "--log-dir", str(tmp_path / "run")]
+    previous = keras.config.dtype_policy()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            train_command.main(argv)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "--model procresnet20_2018" in err and "can't compute in float16" in err
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_a_dangling_symlink_log_dir_is_one_line(tmp_path, capsys):
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "gone")
@@ -149,6 +166,21 @@ def test_the_nan_stop_names_existing_new(tmp_path):
     guard.on_epoch_begin(0)
     with pytest.raises(FloatingPointError, match="lower --lr and --existing new"):
         guard.on_train_batch_end(3, {"loss": math.nan})
+
+
+def test_a_nan_validation_loss_stops_fit_at_that_epoch():
+    # A finite training loss and a NaN validation loss: the 2018 form under
+    # float16 ended its run this way, rc 0 (moving statistics in inference).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = keras.ops.convert_to_numpy(keras.ops.ones((4, 3)))
+    y = keras.ops.convert_to_numpy(keras.ops.zeros((4,), "int32"))
+    history = keras.callbacks.History()
+    with pytest.raises(FloatingPointError,
+                       match=r"^The validation value val_loss became nan at the end of epoch 1;"):
+        model.fit(x, y, validation_data=(x * math.nan, y), epochs=3, verbose=0,
+                  callbacks=[callbacks.NaNGuard(), history])
+    assert history.epoch == []  # stopped before any later callback took the epoch
 
 
 @needs_fashion

@@ -3,6 +3,7 @@
 import keras
 
 from keras_procrustes.constraints import ProcrustesProjection
+from keras_procrustes.constraints import check_layer_options
 
 
 @keras.saving.register_keras_serializable(package="keras_procrustes")
@@ -66,6 +67,11 @@ class OrthonormalDense(keras.layers.Dense):
     def projection(self):
         """The kernel's `ProcrustesProjection`."""
         return self.kernel_constraint
+
+    @classmethod
+    def from_config(cls, config):
+        check_layer_options(config)  # a bad option named first, not after the config
+        return super().from_config(config)
 
     def get_config(self):
         config = super().get_config()

@@ -47,6 +47,27 @@ def _check_widths(stackwise_num_filters, input_shape, argument):
         )
 
 
+def _check_policy(policy):
+    """Refuses a float16 compute dtype: the 2018 form's activations overflow it.
+
+    No layer normalises the residual stream between the stem and the head
+    (L2 pooling and duplication keep its norm), so it grows block after
+    block. In inference, batch norm divides by moving statistics that lag
+    the stream's size (its initial moving variance is 1), and the branches
+    then carry values past float16's largest (65504): `procresnet56_2018`
+    under `mixed_float16` predicted 0.1 for every class when built, and
+    its validation loss was NaN after two short epochs, even with the
+    stream itself kept in float32. bfloat16 has float32's range.
+    """
+    if policy.compute_dtype == "float16":
+        raise ValueError(
+            "The 2018 form can't compute in float16: nothing normalises its residual "
+            "stream, whose activations pass float16's largest value (65504), and the "
+            "model then predicts the same for every image. Use \"mixed_bfloat16\" or "
+            f"\"float32\". Received dtype={policy.name!r}"
+        )
+
+
 def _stem(x, filters, out_channels, policy):
     """Conv3x3 (no BN/ReLU after), then `[x, x]` until the stage's width."""
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
@@ -133,7 +154,9 @@ def ProcrustesResNet2018(
             number; `None` with `preprocessing_std=None` maps [0, 255] to
             [-1, 1].
         preprocessing_std: per-channel standard deviation, likewise.
-        dtype: the layers' dtype policy; `None` for the global one.
+        dtype: the layers' dtype policy; `None` for the global one. Not
+            a float16 one (`mixed_float16`): the activations overflow it;
+            `mixed_bfloat16` has float32's range.
         name: the model's name.
 
     Returns:
@@ -141,8 +164,8 @@ def ProcrustesResNet2018(
 
     Raises:
         ValueError: naming the first bad argument (a width that does not
-            double, a size that the pooling windows do not cover, ...), or
-            a `channels_first` data format.
+            double, a size that the pooling windows do not cover, a float16
+            dtype policy, ...), or a `channels_first` data format.
     """
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of {POOLINGS}. Received pooling={pooling!r}")
@@ -156,6 +179,7 @@ def ProcrustesResNet2018(
         include_preprocessing, input_shape[-1], preprocessing_mean, preprocessing_std
     )
     policy = arguments.dtype_policy(dtype)
+    _check_policy(policy)
     weights_path = weights_file(weights)
     img_input = graph.model_input(input_tensor, input_shape)
     x = graph.normalize_pixels(img_input, statistics, policy)

@@ -87,12 +87,24 @@ class TrainingMonitor(keras.callbacks.Callback):
             logs[f"singular_value_max/{layer.name}"] = high
 
 
-class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss, with a clear error.
+def _is_finite(value):
+    """Whether a logged value is a finite number (values that are not numbers count as finite)."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
 
-    It raises instead of setting `stop_training`, so `fit` ends at once and
-    the last backup (from the end of the last good epoch) is kept for a
-    restart. The message says whether there is one.
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss or validation value, with a clear error.
+
+    It checks the training loss after every batch, and the validation loss
+    and metrics (`val_*`) at each epoch's end, where the weights can give
+    NaN in inference (with batch norm's moving statistics) and not in
+    training. It raises instead of setting `stop_training`, so `fit` ends
+    at once and the last backup (from the end of the last good epoch) is
+    kept for a restart: put it before the callbacks that record an epoch.
+    The message says whether there is a backup.
 
     Args:
         backup_dir: the `RunBackup` folder, or `None`.
@@ -113,6 +125,14 @@ class NaNGuard(keras.callbacks.Callback):
                 f"The training loss became {float(loss)} at epoch {self.epoch + 1}, "
                 f"batch {batch + 1}; training stopped. {self._what_is_kept()}"
             )
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if key.startswith("val_") and not _is_finite(value):
+                raise FloatingPointError(
+                    f"The validation value {key} became {float(value)} at the end of "
+                    f"epoch {epoch + 1}; training stopped. {self._what_is_kept()}"
+                )
 
     def _what_is_kept(self):
         # A resumed run must keep its options, so a lower --lr is a new run.
