@@ -42,6 +42,24 @@ def test_hypermodel_builds_the_space():
     assert other.get_layer("stem_conv").projection.target_scale == 1.2
 
 
+@pytest.mark.parametrize("tuner_id, role", [
+    ("chief", ("chief", "10.0.0.1:8000")),
+    ("tuner0", ("worker", "tuner0", "10.0.0.1:8000")),
+    ("worker-a", ("worker", "a", "10.0.0.1:8000")),  # the ID `--worker a` gives keras-tuner
+])
+def test_keras_tuner_variables_give_the_part_the_flags_give(monkeypatch, tuner_id, role):
+    from keras_procrustes.training.search_config import SearchConfig
+
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", tuner_id)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "10.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    assert SearchConfig().role() == role
+    monkeypatch.delenv("KERASTUNER_ORACLE_IP")
+    monkeypatch.delenv("KERASTUNER_ORACLE_PORT")
+    monkeypatch.delenv("KERASTUNER_TUNER_ID")
+    assert SearchConfig.with_role(role).role() == role
+
+
 def test_bad_depth_is_refused():
     with pytest.raises(ValueError, match="depth=12"):
         tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 12))
