@@ -4,10 +4,11 @@ A trial keeps its ID's hyperparameters and logs when a search resumes:
 keras-tuner reloads a search only when the tuner's file (`tuner0.json`) is
 there, and writes it at the end of the first trial, so a search stopped in
 its first trial drew that trial again with other values under the same ID;
-the tuner here writes it when the search begins. A trial run again (a
-resumed or retried one keeps its ID) starts with an empty TensorBoard
-folder: the logs of the run that stopped are deleted, in the tuner's own
-project folder only.
+the tuner here writes it when the search begins (but on a worker of a
+distributed search, whose trials the chief's oracle keeps). A trial run
+again (a resumed or retried one keeps its ID) starts with an empty
+TensorBoard folder: the logs of the run that stopped are deleted, in the
+tuner's own project folder only.
 """
 
 import copy
@@ -32,7 +33,8 @@ def with_trial_logs(tuner_class):
     class Tuner(tuner_class):
         def on_search_begin(self):
             super().on_search_begin()
-            self.save()  # a rerun reloads the search, and retries a trial it stopped in
+            if not self._is_worker():  # (a worker's trials are the chief's to keep)
+                self.save()  # a rerun reloads the search, and retries a trial it stopped in
 
         def run_trial(self, trial, *args, **kwargs):
             _clear_earlier_logs(kwargs.get("callbacks", []), trial, self.project_dir)
