@@ -78,6 +78,14 @@ def test_keras_tuner_variables_missing_one(tmp_path, capsys, monkeypatch):
     assert "needs KERASTUNER_TUNER_ID" in err
 
 
+def test_a_bad_keras_tuner_worker_id_variable_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner 0")
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    err = _refused(tune_command.main, ["--directory", str(tmp_path)], tmp_path, capsys)
+    assert "KERASTUNER_TUNER_ID=tuner 0: must be letters, digits" in err
+
+
 @pytest.mark.parametrize("extra, named", TRAIN_CASES)
 def test_train_option_errors(tmp_path, capsys, extra, named):
     argv = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "absent"),

@@ -1,11 +1,14 @@
 """A distributed keras-tuner search never waits forever: a lost chief, a worker ID twice.
 
-Real processes of the tune command on 127.0.0.1: a chief and worker `a`
-in a trial; then a second worker `a` (refused in one line, while the first
-goes on), then the chief killed (worker `a` stops within --oracle-timeout,
-3 s here, in one line naming the chief). keras-tuner's gRPC is the same on
-every backend: TensorFlow only, to keep CI short. Every process has a
-deadline and is killed when the module ends.
+Real processes of the tune command on 127.0.0.1, launched keras-tuner's
+way (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`):
+a chief and worker `tuner0` in a trial, on one `--directory`; then a second
+worker `tuner0`, launched with `--worker tuner0` (refused in one line, while
+the first goes on), then the chief killed (worker `tuner0` stops within
+--oracle-timeout, 3 s here, in one line naming the chief). test_tuning runs
+a search launched with the flags. keras-tuner's gRPC is the same on every
+backend: TensorFlow only, to keep CI short. Every process has a deadline and
+is killed when the module ends.
 """
 
 import os
@@ -18,7 +21,7 @@ import keras
 import pytest
 
 from keras_procrustes.data import sources
-from processes import ROOT, free_port
+from processes import ROOT, child_env, free_port
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "tensorflow",
@@ -67,11 +70,17 @@ def search(tmp_path_factory):
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "2", "--epochs", "50",
                "--max-train-examples", "64", "--max-test-examples", "32",
                "--directory", str(tmp_path / "search"), "--verbose", "2",
-               "--oracle", f"127.0.0.1:{port}", "--oracle-timeout", str(ORACLE_TIMEOUT_S)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", PYTHONPATH=ROOT)
+               "--oracle-timeout", str(ORACLE_TIMEOUT_S)]
     processes = {}
 
-    def start(name, *role):
+    def start(name, *role, tuner_id=None):
+        """Starts a process: with `role` flags, or keras-tuner's variables for `tuner_id`."""
+        env = child_env()
+        if tuner_id is not None:
+            env.update(KERASTUNER_TUNER_ID=tuner_id, KERASTUNER_ORACLE_IP="127.0.0.1",
+                       KERASTUNER_ORACLE_PORT=str(port))
+        else:
+            role += ("--oracle", f"127.0.0.1:{port}")
         log = tmp_path / f"{name}.log"
         with open(log, "w") as output:
             processes[name] = subprocess.Popen([*command, *role], stdout=output,
@@ -80,9 +89,9 @@ def search(tmp_path_factory):
 
     deadline = time.monotonic() + DEADLINE_S
     try:
-        chief, chief_log = start("chief", "--chief")
+        chief, chief_log = start("chief", tuner_id="chief")
         _wait(lambda: _listening(port), chief, chief_log, deadline)
-        worker, worker_log = start("a", "--worker", "a")
+        worker, worker_log = start("a", tuner_id="tuner0")
         _wait(lambda: "Epoch 1/" in worker_log.read_text(), worker, worker_log, deadline)
         yield {"start": start, "processes": processes, "tmp_path": tmp_path,
                "deadline": deadline}
@@ -94,10 +103,11 @@ def search(tmp_path_factory):
 
 
 def test_second_worker_with_the_same_id_is_refused(search):
-    twin, log = search["start"]("a-twin", "--worker", "a")
+    twin, log = search["start"]("a-twin", "--worker", "tuner0")  # the flags' way, one ID
     twin.wait(timeout=max(1, search["deadline"] - time.monotonic()))
     assert twin.returncode == 2, log.read_text()[-3000:]
-    assert "--worker a: worker a is already running in this search (pid " in _error_line(log)
+    assert "--worker tuner0: worker tuner0 is already running in this search (pid " \
+        in _error_line(log)
     assert search["processes"]["a"].poll() is None  # the first goes on with its trial
     assert "Epoch 1/" not in log.read_text()
 
@@ -111,6 +121,6 @@ def test_worker_stops_naming_the_chief_when_the_chief_is_killed(search):
     assert time.monotonic() - killed < ORACLE_TIMEOUT_S + 20
     assert processes["a"].returncode == 2, (tmp_path / "a.log").read_text()[-3000:]
     line = _error_line(tmp_path / "a.log")
-    assert "--oracle 127.0.0.1:" in line and f"the chief did not answer for " \
+    assert "KERASTUNER_ORACLE_IP=127.0.0.1: the chief did not answer for " \
         f"{ORACLE_TIMEOUT_S} s" in line
     assert all(process.poll() is not None for process in processes.values())

@@ -17,7 +17,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from keras_procrustes.data import sources
 from keras_procrustes.training import callbacks
 from keras_procrustes.training import tuning
-from processes import free_port
+from processes import ROOT, child_env, free_port, takes_ctrl_c
 
 
 def _arrays(count):
@@ -40,6 +40,24 @@ def test_hypermodel_builds_the_space():
     assert other.name == "procresnet22_bottleneck"
     assert other.get_layer("transition1").kernel.constraint is None
     assert other.get_layer("stem_conv").projection.target_scale == 1.2
+
+
+@pytest.mark.parametrize("tuner_id, role", [
+    ("chief", ("chief", "10.0.0.1:8000")),
+    ("tuner0", ("worker", "tuner0", "10.0.0.1:8000")),
+    ("worker-a", ("worker", "a", "10.0.0.1:8000")),  # the ID `--worker a` gives keras-tuner
+])
+def test_keras_tuner_variables_give_the_part_the_flags_give(monkeypatch, tuner_id, role):
+    from keras_procrustes.training.search_config import SearchConfig
+
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", tuner_id)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "10.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    assert SearchConfig().role() == role
+    monkeypatch.delenv("KERASTUNER_ORACLE_IP")
+    monkeypatch.delenv("KERASTUNER_ORACLE_PORT")
+    monkeypatch.delenv("KERASTUNER_TUNER_ID")
+    assert SearchConfig.with_role(role).role() == role
 
 
 def test_bad_depth_is_refused():
@@ -175,6 +193,52 @@ def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
     assert sorted(os.listdir(os.path.join(project, "tensorboard"))) == ["0", "1", "2"]
     model = keras.models.load_model(os.path.join(project, "best.keras"))
     assert model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0).shape == (2, 10)
+
+
+def _events(folder):
+    """The TensorBoard event files under `folder`, relative to it."""
+    return sorted(os.path.relpath(os.path.join(where, name), folder)
+                  for where, _, names in os.walk(folder) for name in names
+                  if name.startswith("events.out.tfevents."))
+
+
+@pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+@command_on_tensorflow_and_torch
+def test_a_search_stopped_in_its_first_trial_retries_it_with_its_hyperparameters(tmp_path):
+    """Ctrl-C in trial 0, then the same command: trial 0 again, its values, its logs only."""
+    command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
+               "--depths", "11", "--batch-sizes", "32", "--max-trials", "1", "--epochs", "2",
+               "--max-train-examples", "64", "--max-test-examples", "32",
+               "--directory", str(tmp_path), "--verbose", "2"]
+    log = tmp_path / "first.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                   env=child_env(), cwd=ROOT, preexec_fn=takes_ctrl_c)
+    deadline = time.monotonic() + 300
+    while "Epoch 2/2" not in log.read_text():  # epoch 1 logged, validation included
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130, log.read_text()[-3000:]
+    project = tmp_path / "procresnet"
+    with open(project / "trial_0" / "trial.json") as handle:
+        stopped = json.load(handle)
+    assert stopped["status"] == "RUNNING"
+    first_events = _events(project / "tensorboard" / "0")
+    assert first_events
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env=child_env(), cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    with open(project / "trial_0" / "trial.json") as handle:
+        redone = json.load(handle)
+    assert redone["status"] == "COMPLETED"
+    drawn, values = stopped["hyperparameters"]["values"], redone["hyperparameters"]["values"]
+    assert {name: values[name] for name in drawn} == drawn  # (batch_size is drawn in fit)
+    assert sorted(d for d in os.listdir(project) if d.startswith("trial_")) == ["trial_0"]
+    events = _events(project / "tensorboard" / "0")
+    assert events and not set(events) & set(first_events)  # the stopped run's logs are gone
+    assert len({os.path.dirname(name) for name in events}) == len(events)  # one file a folder
 
 
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),

@@ -23,8 +23,10 @@ from keras_procrustes.training import tuning
 from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.checkpoints import write_json
 from keras_procrustes.training.checkpoints import writing
+from keras_procrustes.training.errors import EnvironmentOptionError
 from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.search_config import MARKER
+from keras_procrustes.training.search_config import TUNER_VARIABLES
 from keras_procrustes.training.search_config import SearchConfig
 from keras_procrustes.training.search_config import check_project
 
@@ -59,7 +61,9 @@ def search(dataset="cifar10", config=None, **options):
             `batch_sizes`, `objective`, `overwrite`, the data options
             (`data_dir`, `max_train_examples`, ...), `cpu_replicas`, `seed`,
             `verbose`; and for keras-tuner's distributed search, `chief`,
-            `worker` and `oracle`, or `role`: `("chief", "HOST:PORT")`
+            `worker` and `oracle` (or keras-tuner's `KERASTUNER_TUNER_ID`,
+            `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`, which give
+            the same parts), or `role`: `("chief", "HOST:PORT")`
             (serves the oracle there over gRPC, trains nothing, and writes
             the results) or `("worker", ID, "HOST:PORT")` (takes trials from
             the chief; a worker restarted with the same ID takes up its
@@ -73,7 +77,9 @@ def search(dataset="cifar10", config=None, **options):
 
     Raises:
         OptionError: naming the first bad option (`SearchConfig.check`), a
-            worker ID already running, or the chief a worker lost.
+            worker ID already running, or the chief a worker lost (an
+            `EnvironmentOptionError` naming the `KERASTUNER_*` variable for
+            a process they launched).
         DataSourceError: when no source has the data set.
         FolderBusyError: when another process writes the project folder.
         RunStateError: when no trial completed.
@@ -90,8 +96,19 @@ def search(dataset="cifar10", config=None, **options):
     config.check()
     role = config.role()
     is_worker = role is not None and role[0] == "worker"
+    launched_by = {name: os.environ.get(name) for name in TUNER_VARIABLES}
     if role is not None:
         use_chief_oracle(role)
+    try:
+        return _search_as(config, role, is_worker)
+    except OptionError as error:
+        if config.chief or config.worker is not None:
+            raise
+        raise _naming_variable(error, launched_by) from None
+
+
+def _search_as(config, role, is_worker):
+    """`search` once the process's part is known: a worker's lock and watchdog, the search."""
     project = os.path.join(config.directory, config.project_name)
     ctrl_c = stops.CtrlCBetweenBatches()  # also how a lost chief stops a trial
     with contextlib.ExitStack() as stack:
@@ -106,6 +123,22 @@ def search(dataset="cifar10", config=None, **options):
             if watch is not None and watch.lost:
                 raise watch.message() from None
             raise
+
+
+def _naming_variable(error, launched_by):
+    """`error` naming keras-tuner's variable that launched the process instead of a flag.
+
+    Args:
+        error: an `OptionError` of `worker` or `oracle` (others are returned).
+        launched_by: the `KERASTUNER_*` variables as the process got them.
+
+    Returns:
+        An `EnvironmentOptionError`, or `error`.
+    """
+    name = {"worker": "KERASTUNER_TUNER_ID", "oracle": "KERASTUNER_ORACLE_IP"}.get(error.option)
+    if name is None or launched_by[name] is None:
+        return error
+    return EnvironmentOptionError(name, launched_by[name], error.requirement)
 
 
 def _load_and_search(config, project, is_worker, ctrl_c):

@@ -86,9 +86,7 @@ class SearchConfig(DataOptions):
         TrainingConfig(model=None, epochs=self.epochs, **self.data_fields()).check()
         self._check_search_space()
         role = self.role()
-        if role is None:
-            check_tuner_environment()
-        if role is None or self.chief:
+        if role is None or role[0] == "chief":
             check_project(self.directory, self.project_name, self.overwrite)
 
     def data_fields(self):
@@ -136,24 +134,27 @@ class SearchConfig(DataOptions):
     def role(self):
         """The process's part in a distributed search, checked.
 
+        Without `chief` and `worker`, keras-tuner's own variables say it
+        (`environment_role`), so that both ways of launching a process give
+        it the same part, lock and watchdog.
+
         Returns:
             `None` for a search in this process alone, `("chief",
             "HOST:PORT")` or `("worker", ID, "HOST:PORT")`.
 
         Raises:
             OptionError: for `chief`, `worker` and `oracle` that don't fit
-                together, or a bad worker ID or address.
+                together, or a bad worker ID or address (an
+                `EnvironmentOptionError` for a bad `KERASTUNER_*` variable).
         """
         if not self.chief and self.worker is None:
             if self.oracle is not None:
                 raise OptionError("oracle", self.oracle, "needs --chief or --worker ID")
-            return None
+            return environment_role()
         if self.chief and self.worker is not None:
             raise OptionError("worker", self.worker, "a process is --chief or a worker, not both")
-        if self.worker is not None and (not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.worker)
-                                        or "chief" in self.worker):
-            raise OptionError("worker", self.worker, "must be letters, digits, '-', '_' "
-                              "(and not contain 'chief')")
+        if self.worker is not None and _worker_id_problem(self.worker):
+            raise OptionError("worker", self.worker, _worker_id_problem(self.worker))
         if self.oracle is None:
             if self.chief:
                 raise FlagError("chief", True, "needs --oracle HOST:PORT (the address to serve "
@@ -210,6 +211,46 @@ def check_tuner_environment():
             present = next(n for n in TUNER_VARIABLES if n in given)
             raise EnvironmentOptionError(present, given[present], f"needs {name} too (or "
                                          "pass --chief/--worker ID with --oracle HOST:PORT)")
+
+
+def environment_role():
+    """The process's part in a distributed search, from keras-tuner's variables.
+
+    keras-tuner launches a distributed search with `KERASTUNER_TUNER_ID`,
+    `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`; the tuner whose ID
+    holds "chief" serves the oracle. A worker's ID is the variable's value
+    less a leading `worker-` (the ID `--worker ID` gives keras-tuner), so
+    `KERASTUNER_TUNER_ID=worker-a` and `--worker a` are the same worker.
+
+    Returns:
+        `None` without `KERASTUNER_ORACLE_IP`, else `("chief", "HOST:PORT")`
+        or `("worker", ID, "HOST:PORT")`, as `SearchConfig.role` gives them.
+
+    Raises:
+        EnvironmentOptionError: naming the bad or missing variable.
+    """
+    check_tuner_environment()
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    host = os.environ["KERASTUNER_ORACLE_IP"].strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    address = f"{host}:{os.environ['KERASTUNER_ORACLE_PORT'].strip()}"
+    tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+    if "chief" in tuner_id:
+        return ("chief", address)
+    worker_id = tuner_id.removeprefix("worker-")
+    if _worker_id_problem(worker_id):
+        raise EnvironmentOptionError("KERASTUNER_TUNER_ID", tuner_id,
+                                     _worker_id_problem(worker_id))
+    return ("worker", worker_id, address)
+
+
+def _worker_id_problem(worker_id):
+    """Why `worker_id` is not a worker ID, or `None` when it is."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", worker_id) or "chief" in worker_id:
+        return "must be letters, digits, '-', '_' (and not contain 'chief')"
+    return None
 
 
 def check_project(directory, project_name, overwrite):

@@ -106,7 +106,7 @@ class ChiefWatch:
         return OptionError("oracle", self.oracle, (
             f"the chief did not answer for {self.timeout:g} s (--oracle-timeout): it was "
             "killed, ended, or never started; this worker stopped (restart the chief, "
-            "then this worker with the same --worker ID to retry its trial)"))
+            "then this worker with the same worker ID to retry its trial)"))
 
     def __enter__(self):
         self._previous = None
