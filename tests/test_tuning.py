@@ -67,6 +67,21 @@ def test_bad_depth_is_refused():
         tuning.make_tuner(tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,)), kind="grid")
 
 
+@pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
+def test_the_same_seed_draws_the_same_trials(tmp_path, kind):
+    # keras-tuner reads a seed of 0 as none and draws one at random; the
+    # default seed 0 must still give the same first hyperparameters.
+    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 20),
+                                                   batch_sizes=(16, 32, 64))
+    drawn = []
+    for run in range(2):
+        tuner = tuning.make_tuner(hypermodel, kind=kind, max_trials=3, seed=0,
+                                  directory=str(tmp_path), project_name=f"{kind}{run}")
+        trials = [tuner.oracle.create_trial(f"tuner{i}") for i in range(3)]
+        drawn.append([trial.hyperparameters.values for trial in trials])
+    assert drawn[0] == drawn[1]
+
+
 # The oracles are keras-tuner's, the same on every backend: the other two
 # kinds run on TensorFlow only, to keep CI short.
 oracle_on_tensorflow = pytest.mark.skipif(

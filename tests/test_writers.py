@@ -146,7 +146,7 @@ def test_float16_for_the_2018_form_is_one_line_before_anything_trains(tmp_path, 
         keras.mixed_precision.set_global_policy(previous)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1
-    assert "--model procresnet20_2018" in err and "can't compute in float16" in err
+    assert "--mixed-precision float16: can't train procresnet20_2018" in err
     assert not os.path.exists(tmp_path / "run")
 
 

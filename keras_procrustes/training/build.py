@@ -24,14 +24,20 @@ def build_model(model_or_name, config, info):
         A `keras.Model` that takes raw pixel values.
 
     Raises:
-        OptionError: naming `model` when the builder refuses the data's
-            input shape (e.g. a 2018 form on an image size its L2 pooling
-            windows do not cover).
+        OptionError: naming `mixed_precision` for float16 with the 2018
+            form (which refuses a float16 policy), or `model` when the
+            builder refuses the data's input shape (e.g. a 2018 form on an
+            image size its L2 pooling windows do not cover).
     """
     if not isinstance(model_or_name, str):
         return model_or_name
     projection = {"projection_engine": config.projection_engine, "seed": config.seed}
-    if names.parse(model_or_name).form != "2018":
+    if names.parse(model_or_name).form == "2018":
+        if config.mixed_precision == "float16":
+            raise OptionError("mixed_precision", "float16",
+                              f"can't train {model_or_name}: the 2018 form's activations "
+                              "pass float16's range (use bfloat16)")
+    else:
         projection["projection_probability"] = config.projection_probability
     try:
         return models.get(

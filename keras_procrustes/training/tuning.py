@@ -215,7 +215,8 @@ def make_tuner(
         directory: where trials are saved.
         project_name: a sub-folder of `directory`.
         max_epochs: Hyperband's largest budget.
-        seed: the tuner's seed.
+        seed: the tuner's seed, an int >= 0 (its oracle is given `seed + 1`:
+            keras-tuner takes a seed of 0 as none and draws one at random).
         distribution_strategy: e.g. `tf.distribute.MirroredStrategy()`.
         overwrite: start over instead of resuming.
 
@@ -237,7 +238,7 @@ def make_tuner(
         objective=keras_tuner.Objective(objective, direction),
         directory=directory,
         project_name=project_name,
-        seed=seed,
+        seed=seed + 1,
         distribution_strategy=distribution_strategy,
         overwrite=overwrite,
     )
