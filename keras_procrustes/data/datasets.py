@@ -1,6 +1,7 @@
 """The data sets the package reads: their names, shapes and where their files live.
 
-`DATASETS` is the one list of data set names; the training options import it.
+`DATASETS` maps each name to its `DatasetSpec`; `DATASET_NAMES` is the names
+alone, which the training options import.
 """
 
 import dataclasses

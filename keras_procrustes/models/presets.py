@@ -118,7 +118,6 @@ trainable parameters per class count, reference and published results."""
 FAMILIES = {preset["depth"]: preset["block_type"] for preset in PRESETS.values()}
 
 SOURCE_TAGS = {HE: "H", CHAINER: "Z", PYTORCH: "Z"}
-DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 
 def _architecture(preset):

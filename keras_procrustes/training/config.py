@@ -22,7 +22,6 @@ from keras_procrustes.training.errors import FlagError  # noqa: F401
 from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.errors import address_problem  # noqa: F401
 
-DATASETS = DATASET_NAMES
 EXISTING = ("resume", "new", "refuse")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
@@ -84,7 +83,7 @@ CHECKS = {
     "grad_norm_every": (lambda v: is_int(v) and v >= 0, "must be an int >= 0 (0: never)"),
     "grad_norm_examples": (is_positive_int, "must be a positive int"),
     "verbose": (lambda v: v in (0, 1, 2), "must be 0, 1 or 2"),
-    "dataset": (lambda v: v in DATASETS, f"must be one of {', '.join(DATASETS)}"),
+    "dataset": (lambda v: v in DATASET_NAMES, f"must be one of {', '.join(DATASET_NAMES)}"),
     "existing": (lambda v: v in EXISTING, f"must be one of {', '.join(EXISTING)}"),
     "mixed_precision": (lambda v: v in MIXED_PRECISION, f"must be one of {MIXED_PRECISION}"),
     "jit_compile": (lambda v: str(v).lower() in JIT_COMPILE, "must be auto, true or false"),
