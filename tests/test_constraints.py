@@ -376,47 +376,59 @@ def _fold(values, n, axis):
 
 
 def _layer_operator(layer, n, c_in):
-    """The dense matrix of `layer` (stride 1, padding "valid") over n x n
-    circular inputs, read off the layer's own outputs for a basis.
+    """The dense matrix of a 1-D or 2-D `layer` (stride 1, padding "valid")
+    over circular inputs of size n (n x n), read off the layer's own outputs
+    for a basis.
 
     A convolution sees the input wrapped around; a transposed convolution's
     `n + k - 1` outputs are wrapped back onto `n`.
     """
-    basis = np.eye(n * n * c_in, dtype="float32").reshape(-1, n, n, c_in)
+    dims = len(layer.kernel_size)
+    basis = np.eye(n**dims * c_in, dtype="float32").reshape((-1,) + (n,) * dims + (c_in,))
     k = layer.kernel_size[0]
-    if isinstance(layer, keras.layers.Conv2DTranspose):
-        out = _fold(_fold(keras.ops.convert_to_numpy(layer(basis)), n, 1), n, 2)
+    if isinstance(layer, (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose)):
+        out = keras.ops.convert_to_numpy(layer(basis))
+        for axis in range(1, dims + 1):
+            out = _fold(out, n, axis)
     else:
-        wrapped = np.pad(basis, ((0, 0), (0, k - 1), (0, k - 1), (0, 0)), mode="wrap")
-        out = keras.ops.convert_to_numpy(layer(wrapped))
+        padding = ((0, 0),) + ((0, k - 1),) * dims + ((0, 0),)
+        out = keras.ops.convert_to_numpy(layer(np.pad(basis, padding, mode="wrap")))
     return out.reshape(len(basis), -1).T
 
 
 _OTHER_OPERATORS = {
-    # name: (layer from its constraint, c_in, target, rank per frequency)
+    # name: (layer from its constraint, dims, c_in, target, rank per frequency)
     "depthwise": (lambda c: keras.layers.DepthwiseConv2D(
-        3, depth_multiplier=3, use_bias=False, depthwise_constraint=c), 2, np.sqrt(3.0), 2),
+        3, depth_multiplier=3, use_bias=False, depthwise_constraint=c), 2, 2, np.sqrt(3.0), 2),
+    "depthwise_1d": (lambda c: keras.layers.DepthwiseConv1D(
+        3, depth_multiplier=3, use_bias=False, depthwise_constraint=c), 1, 2, np.sqrt(3.0), 2),
     "transposed_contracting": (lambda c: keras.layers.Conv2DTranspose(
-        2, 3, use_bias=False, kernel_constraint=c), 4, 1.0, 2),
+        2, 3, use_bias=False, kernel_constraint=c), 2, 4, 1.0, 2),
     "transposed_expanding": (lambda c: keras.layers.Conv2DTranspose(
-        4, 3, use_bias=False, kernel_constraint=c), 2, np.sqrt(2.0), 2),
+        4, 3, use_bias=False, kernel_constraint=c), 2, 2, np.sqrt(2.0), 2),
+    "transposed_1d_contracting": (lambda c: keras.layers.Conv1DTranspose(
+        2, 3, use_bias=False, kernel_constraint=c), 1, 4, 1.0, 2),
+    "transposed_1d_expanding": (lambda c: keras.layers.Conv1DTranspose(
+        4, 3, use_bias=False, kernel_constraint=c), 1, 2, np.sqrt(2.0), 2),
 }
 
 
 @pytest.mark.parametrize("name", sorted(_OTHER_OPERATORS))
 def test_depthwise_and_transposed_kernels_project_their_own_operator(name):
-    # With the FFT size equal to the 3x3 support the projection is exact, so
-    # every nonzero singular value of the layer's operator is the target.
-    make, c_in, target, rank = _OTHER_OPERATORS[name]
+    # With the FFT size equal to the size-3 support the projection is exact, so
+    # every nonzero singular value of the layer's operator (numpy's SVD of the
+    # matrix read off the layer) is the target.
+    make, dims, c_in, target, rank = _OTHER_OPERATORS[name]
     operator = name.split("_")[0]
-    layer = make(ProcrustesProjection((3, 3), probability=1.0, operator=operator))
-    model = keras.Sequential([keras.Input((3, 3, c_in)), layer])
+    layer = make(ProcrustesProjection((3,) * dims, probability=1.0, operator=operator))
+    model = keras.Sequential([keras.Input((3,) * dims + (c_in,)), layer])
     model.compile(keras.optimizers.SGD(0.1), "mse")
-    x = np.random.default_rng(14).normal(size=(4, 3, 3, c_in)).astype("float32")
+    x = np.random.default_rng(14).normal(size=(4,) + (3,) * dims + (c_in,)).astype("float32")
     model.train_on_batch(x, np.zeros_like(model.predict(x, verbose=0)))
     values = np.linalg.svd(_layer_operator(layer, 3, c_in), compute_uv=False)
-    np.testing.assert_allclose(values[: 9 * rank], target, atol=1e-4)
-    np.testing.assert_allclose(values[9 * rank:], 0.0, atol=1e-4)
+    assert values[0] > 0.5 * target  # the operator was read off the layer
+    np.testing.assert_allclose(values[: 3**dims * rank], target, atol=1e-4)
+    np.testing.assert_allclose(values[3**dims * rank:], 0.0, atol=1e-4)
 
 
 @pytest.mark.parametrize("make, told", [
