@@ -29,10 +29,11 @@ OTHER_BACKEND = {"tensorflow": "jax", "jax": "torch", "torch": "tensorflow"}
 
 
 def _assert_same_predictions(got, want, what):
-    """Within 1e-5 relative; probabilities below 1e-7 (underflowing) within 1e-7 absolute."""
-    shown = np.abs(want) > 1e-7
+    """Within 1e-5 relative; probabilities below 1e-2 also within 1e-7 absolute."""
+    shown = np.abs(want) >= 1e-2
     relative = float(np.max(np.abs(got - want)[shown] / np.abs(want)[shown]))
-    print(f"{what} on {keras.backend.backend()}: max relative difference {relative:.2e}")
+    print(f"{what} on {keras.backend.backend()}: max relative difference {relative:.2e} "
+          f"(probabilities >= 0.01), max absolute {float(np.max(np.abs(got - want))):.2e}")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
