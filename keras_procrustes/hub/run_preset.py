@@ -33,9 +33,14 @@ PRESET_FILES = frozenset(presets.JSON_FILES + presets.WEIGHTS_FILES + (
 
 
 def _backbone_options(model):
-    """The backbone arguments that rebuild `model`'s layers as they were."""
+    """The backbone arguments that rebuild `model`'s layers as they were.
+
+    The dtype is the variables' (float32 after mixed-precision training):
+    keras-hub 0.32 can't load a preset saved under a mixed policy, and
+    `from_preset(..., dtype="mixed_bfloat16")` computes in it again.
+    """
     options = {"scan": any(_STACK.fullmatch(layer.name) for layer in model.layers),
-               "dtype": model.get_layer("post_bn").dtype_policy.name}
+               "dtype": model.get_layer("post_bn").dtype_policy.variable_dtype}
     for layer in model.layers:
         config = layer.get_config()
         if all(key in config for key in _PROJECTION_KEYS):
