@@ -96,6 +96,18 @@ def test_cli_refuses_a_directory_of_other_files_and_writes_nothing(run_dir, tmp_
     assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.xdist_group("hub_run")
+def test_a_preset_of_this_package_is_replaced_not_added_to(run_dir, tmp_path):
+    target = str(tmp_path / "preset")
+    hub.save_run_as_preset(run_dir, target)
+    os.remove(os.path.join(target, "task.weights.h5"))
+    hub.save_run_as_preset(run_dir, target, class_names=list("abcdefghij"))
+    assert "task.weights.h5" in os.listdir(target)
+    assert not [name for name in os.listdir(tmp_path) if name != "preset"]  # no partial left
+    classifier = keras_hub.models.ImageClassifier.from_preset(target)
+    assert classifier.class_names == list("abcdefghij")
+
+
 def _broken_run(run_dir, tmp_path, change):
     broken = tmp_path / "run"
     shutil.copytree(run_dir, broken, ignore=shutil.ignore_patterns("*.lock"))
