@@ -19,10 +19,10 @@ import pytest
 
 keras_hub = pytest.importorskip("keras_hub")
 
-from keras_procrustes import hub  # noqa: E402
-from keras_procrustes import models  # noqa: E402
-from keras_procrustes.cli import preset as preset_command  # noqa: E402
-from keras_procrustes.models import PRESETS  # noqa: E402
+from keras_procrustes import hub
+from keras_procrustes import models
+from keras_procrustes.cli import preset as preset_command
+from keras_procrustes.models import PRESETS
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OTHER_BACKEND = {"tensorflow": "jax", "jax": "torch", "torch": "tensorflow"}

@@ -68,8 +68,8 @@ def render(classifier, manifest, metrics):
     lines = [
         f"# {registry.canonical_name(architecture)} trained on {title}",
         "",
-        f"A `{architecture}` image classifier ({classifier.num_classes} classes) "
-        "for KerasHub, made with `keras_procrustes.hub.save_run_as_preset`.",
+        (f"A `{architecture}` image classifier ({classifier.num_classes} classes) "
+         "for KerasHub, made with `keras_procrustes.hub.save_run_as_preset`."),
         "",
         "## Use",
         "",
@@ -81,8 +81,8 @@ def render(classifier, manifest, metrics):
         "probabilities = classifier.predict(images)  # raw pixels, uint8 or [0, 255]",
         "```",
         "",
-        f"Input: images of shape {tuple(classifier.backbone.image_shape)}; the "
-        "preprocessor standardises them with the training set's statistics.",
+        (f"Input: images of shape {tuple(classifier.backbone.image_shape)}; the "
+         "preprocessor standardises them with the training set's statistics."),
         "",
         "## Architecture",
         "",
@@ -105,13 +105,13 @@ def render(classifier, manifest, metrics):
         train_command(options),
         "```",
         "",
-        f"Trained on the {manifest.get('backend', 'unknown')} backend "
-        f"({manifest.get('replicas', 1)} replica(s)).",
+        (f"Trained on the {manifest.get('backend', 'unknown')} backend "
+         f"({manifest.get('replicas', 1)} replica(s))."),
         "",
         "## Versions",
         "",
-        f"keras_procrustes {keras_procrustes.__version__}, Keras {keras.version()}, "
-        f"keras-hub {hub.__version__}.",
+        (f"keras_procrustes {keras_procrustes.__version__}, Keras {keras.version()}, "
+         f"keras-hub {hub.__version__}."),
         "",
     ]
     return "\n".join(lines)
