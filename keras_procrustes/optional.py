@@ -8,6 +8,8 @@ needs only Keras, NumPy and a backend. The rest needs an extra:
 - `tune`: keras-tuner and scikit-learn (hyperparameter search);
 - `figures`: matplotlib (profile images, the figure recipes);
 - `jax`: JAX, for `KERAS_BACKEND=jax`;
+- `hub`: keras-hub (`keras_procrustes.hub`: backbones, classifiers and
+  presets for KerasHub);
 - `all`: every one of them.
 
 Every optional import in the package goes through `require`.
@@ -17,7 +19,7 @@ import importlib
 
 PACKAGE = "keras-procrustes"
 
-EXTRAS = ("train", "tune", "figures", "jax", "all")
+EXTRAS = ("train", "tune", "figures", "jax", "hub", "all")
 
 
 class MissingExtraError(ImportError):
