@@ -13,7 +13,7 @@ import keras
 
 from keras_procrustes.hub import presets
 from keras_procrustes.hub.presets import FORMAT_VERSION
-from keras_procrustes.models import names_2018
+from keras_procrustes.models import names
 from keras_procrustes.models import registry
 from keras_procrustes.optional import require
 
@@ -22,7 +22,7 @@ FeaturePyramidBackbone = require(
 
 def is_2018_form(architecture):
     """Whether `architecture` names the paper's 2018 form (`procresnet164_2018`)."""
-    return names_2018.parse_name(architecture) is not None
+    return names.parse(architecture).form == "2018"
 
 
 @keras.saving.register_keras_serializable(package="keras_procrustes")

@@ -5,7 +5,7 @@ import shlex
 import keras
 
 import keras_procrustes
-from keras_procrustes.models import names_2018
+from keras_procrustes.models import names
 from keras_procrustes.models import presets as model_presets
 from keras_procrustes.models import registry
 from keras_procrustes.optional import require
@@ -16,9 +16,10 @@ DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
 
 def _paper(architecture):
     """The paper of an architecture: the 2018 form's, the baseline's or the 2020 form's."""
-    if names_2018.parse_name(architecture) is not None:
+    form = names.parse(architecture).form
+    if form == "2018":
         return model_presets.PROCRUSTES_PAPER_2018 + " (arXiv:1805.07477)"
-    if architecture.endswith("_baseline"):
+    if form == "baseline":
         return model_presets.HE_PAPER + " (arXiv:1603.05027)"
     return model_presets.PROCRUSTES_PAPER + " (arXiv:1805.07477)"
 

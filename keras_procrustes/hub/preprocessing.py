@@ -75,9 +75,9 @@ class ProcrustesResNetImageConverter(_hub.layers.ImageConverter):
 class ProcrustesResNetImageClassifierPreprocessor(_hub.models.ImageClassifierPreprocessor):
     """The preprocessor of `ProcrustesResNetImageClassifier`: its image converter.
 
-    Args:
-        image_converter: a `ProcrustesResNetImageConverter`, or `None`.
-        **kwargs: `keras_hub.models.ImageClassifierPreprocessor` arguments.
+    It takes `keras_hub.models.ImageClassifierPreprocessor`'s arguments:
+    `image_converter`, a `ProcrustesResNetImageConverter` or `None`, and the
+    layer's (`name`, `dtype`, ...).
 
     Example:
     >>> preprocessor = ProcrustesResNetImageClassifierPreprocessor(

@@ -17,6 +17,7 @@ BACKBONE_NAME = "keras_procrustes>ProcrustesResNetBackbone"
 # The version of the preset format this package writes: a backbone's config
 # (config.json, task.json) records it, and a newer one is refused.
 FORMAT_VERSION = 1
+"""The version of the preset format this package writes; a newer one is refused."""
 JSON_FILES = ("config.json", "task.json", "preprocessor.json", "metadata.json")
 WEIGHTS_FILES = ("model.weights.h5", "task.weights.h5")
 
