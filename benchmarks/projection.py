@@ -26,7 +26,7 @@ import numpy as np
 from keras import ops
 
 from keras_procrustes import models
-from keras_procrustes import projection
+from keras_procrustes.ops import projection
 
 # (kernel shape, our FFT size = the layer's input size, the authors' FFT size)
 LAYERS = {

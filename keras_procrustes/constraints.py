@@ -7,9 +7,9 @@ import numpy as np
 from keras import ops
 
 from keras_procrustes import checks
-from keras_procrustes import polar
-from keras_procrustes import projection
-from keras_procrustes import spectral
+from keras_procrustes.ops import polar
+from keras_procrustes.ops import projection
+from keras_procrustes.ops import spectral
 
 # The draw "project at this step?" is a Weyl sequence over the step count:
 # u_t = frac((t + seed) * _WEYL_MULTIPLIER / _WEYL_PERIOD). The multiplier is

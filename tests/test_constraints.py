@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_procrustes import autodiff
-from keras_procrustes import spectral
+from keras_procrustes.ops import autodiff
+from keras_procrustes.ops import spectral
 from keras_procrustes.constraints import ProcrustesProjection
 from keras_procrustes.constraints import projection_draw
 

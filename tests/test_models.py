@@ -10,7 +10,7 @@ import pytest
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
-from keras_procrustes import spectral
+from keras_procrustes.ops import spectral
 
 
 def _trainable(model):

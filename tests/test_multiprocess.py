@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_procrustes import spectral
+from keras_procrustes.ops import spectral
 from keras_procrustes.constraints import projection_draw
 from keras_procrustes.data import sources
 from processes import ROOT, child_env, free_port

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_procrustes import projection
+from keras_procrustes.ops import projection
 from numpy_reference import circular_conv1d_matrix
 from numpy_reference import operator_singular_values
 from numpy_reference import project_conv1d

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_procrustes import autodiff
+from keras_procrustes.ops import autodiff
 from keras_procrustes.training import callbacks
 from keras_procrustes import diagnostics
 from keras_procrustes import layers

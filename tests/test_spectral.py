@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_procrustes import spectral
+from keras_procrustes.ops import spectral
 from numpy_reference import circular_conv1d_matrix
 from numpy_reference import operator_singular_values
 

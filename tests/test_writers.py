@@ -21,7 +21,7 @@ from keras_procrustes.training import rundir
 from keras_procrustes.training import search
 from keras_procrustes.training.search_config import SearchConfig
 from keras_procrustes.training.errors import OptionError
-from processes import ROOT, child_env, takes_ctrl_c
+from processes import child_env, takes_ctrl_c
 
 OPTIONS = {"model": "procresnet13_bottleneck", "dataset": "fashion_mnist", "lr": 0.1}
 

@@ -14,9 +14,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_procrustes import autodiff
+from keras_procrustes.ops import autodiff
 from keras_procrustes import checks
-from keras_procrustes import spectral
+from keras_procrustes.ops import spectral
 from keras_procrustes.layers import NormPreservingTransition
 
 LINEAR_TYPES = (

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_procrustes import autodiff
+from keras_procrustes.ops import autodiff
 from keras_procrustes.diagnostics import blocks as blocks_lib
 from keras_procrustes.diagnostics import graph_run
 

@@ -10,7 +10,7 @@ import time
 import keras
 
 from keras_procrustes import diagnostics
-from keras_procrustes import spectral
+from keras_procrustes.ops import spectral
 from keras_procrustes.layers import NormPreservingTransition
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training.norm_monitor import NormPreservationMonitor  # noqa: F401  (its public place)

@@ -16,7 +16,7 @@ from keras_procrustes.checks import is_int
 from keras_procrustes.checks import is_positive_int
 from keras_procrustes.data.datasets import DATASET_NAMES
 from keras_procrustes.data.splits import ARRAYS
-from keras_procrustes.polar import ENGINES as PROJECTION_ENGINES
+from keras_procrustes.ops.polar import ENGINES as PROJECTION_ENGINES
 from keras_procrustes.training.errors import EnvironmentOptionError  # noqa: F401
 from keras_procrustes.training.errors import FlagError  # noqa: F401
 from keras_procrustes.training.errors import OptionError

@@ -19,7 +19,7 @@ tf.config.set_logical_device_configuration(
 import keras  # noqa: E402
 
 from keras_procrustes import models  # noqa: E402
-from keras_procrustes import spectral  # noqa: E402
+from keras_procrustes.ops import spectral  # noqa: E402
 
 
 def main(probability, steps):

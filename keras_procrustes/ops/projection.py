@@ -6,8 +6,8 @@ import re
 from keras import ops
 
 from keras_procrustes import checks
-from keras_procrustes import polar
-from keras_procrustes import spectral
+from keras_procrustes.ops import polar
+from keras_procrustes.ops import spectral
 
 # How a kernel `(..., a, b)` acts: "convolution" maps a channels to b
 # (Dense, Conv1D, Conv2D); "depthwise" maps each of a channels to its own b

@@ -1,0 +1,15 @@
+"""The backend-neutral math floor: `keras.ops` only, imported by everything above it.
+
+- `spectral`: a convolution's per-frequency transfer matrices (the 2-D FFT
+  of the padded kernel) and its singular values (Sedghi et al., ICLR 2019);
+  users reach it as `keras_procrustes.spectral`.
+- `polar`: the polar factor of a batch of matrices, by SVD or Newton-Schulz
+  (the orthogonal Procrustes solution).
+- `projection`: a kernel projected onto the nearest norm-preserving
+  convolution (the paper's projection; `spectral` and `polar` together).
+- `autodiff`: gradients with respect to tensors, the one place that
+  dispatches to each backend's own autodiff.
+
+Imports go one way: `spectral` and `polar` import nothing of the package,
+`projection` imports them, `autodiff` stands alone.
+"""
