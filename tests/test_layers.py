@@ -216,8 +216,6 @@ def test_the_old_name_of_the_conv_shortcut_block_warns():
     with pytest.warns(FutureWarning, match="ConvShortcutResidualBlock"):
         from keras_procrustes.layers import ProjectionResidualBlock  # noqa: F401
     with pytest.warns(FutureWarning, match="ConvShortcutResidualBlock"):
-        from keras_procrustes.layers.residual_block import ProjectionResidualBlock  # noqa: F401,F811
-    with pytest.warns(FutureWarning, match="ConvShortcutResidualBlock"):
         block = old(8, strides=2)
     assert isinstance(block, layers.ConvShortcutResidualBlock)
     assert "ProjectionResidualBlock" not in layers.__all__

@@ -283,13 +283,3 @@ class ConvShortcutResidualBlock(IdentityResidualBlock):
         config = super().get_config()
         config["strides"] = self.strides
         return config
-
-
-def __getattr__(name):
-    """An old layer name (`ProjectionResidualBlock`): warns, returns it."""
-    from keras_procrustes.layers import deprecated
-
-    if name in deprecated.RENAMED_LAYERS:
-        deprecated.renamed_layer_warning(name)
-        return getattr(deprecated, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

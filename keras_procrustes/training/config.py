@@ -20,6 +20,7 @@ from keras_procrustes.ops.polar import ENGINES as PROJECTION_ENGINES
 from keras_procrustes.training.errors import EnvironmentOptionError  # noqa: F401
 from keras_procrustes.training.errors import FlagError  # noqa: F401
 from keras_procrustes.training.errors import OptionError
+from keras_procrustes.training.rendezvous import INIT_TIMEOUT
 from keras_procrustes.training.errors import address_problem  # noqa: F401
 
 EXISTING = ("resume", "new", "refuse")
@@ -234,7 +235,7 @@ class TrainingConfig(DataOptions):
                                 "(KERAS_DISTRIBUTION_NUM_PROCESSES)", group=_JOB)
     process_id: int = option(None, "this process, 0 to N-1; 0 writes the run folder "
                              "(KERAS_DISTRIBUTION_PROCESS_ID)", group=_JOB)
-    init_timeout: int = option(120, "seconds each process waits for the others to start; "
+    init_timeout: int = option(INIT_TIMEOUT, "seconds each process waits for the others to start; "
                                "then every one ends naming what is missing", group=_JOB)
 
     def check(self):

@@ -126,10 +126,9 @@ def _join_job(jax, coordinator, num_processes, process_id, init_timeout):
     process the same (`build.prepare_model`).
     """
     from keras_procrustes.training import rendezvous
-    from keras_procrustes.training.config import TrainingConfig
 
     if init_timeout is None:
-        init_timeout = TrainingConfig.init_timeout
+        init_timeout = rendezvous.INIT_TIMEOUT
     coordinator = coordinator.split(",")[0]  # Keras' job addresses: process 0's first
     rendezvous.meet(coordinator, num_processes, process_id, init_timeout)
     try:

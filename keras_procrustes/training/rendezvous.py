@@ -18,6 +18,9 @@ import time
 
 from keras_procrustes.training.errors import OptionError
 
+INIT_TIMEOUT = 120
+"""Seconds each process of a job waits for the others by default (`--init-timeout`)."""
+
 MAGIC = "keras_procrustes-job/1"
 # A process that has said hello waits this much longer than `timeout` for
 # process 0's verdict, so that process 0, which started later, can answer.
