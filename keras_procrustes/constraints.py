@@ -8,49 +8,10 @@ from keras import ops
 
 from keras_procrustes import checks
 from keras_procrustes.ops import polar
+from keras_procrustes.ops.draw import optimizer_iterations
+from keras_procrustes.ops.draw import projection_draw
 from keras_procrustes.ops import projection
 from keras_procrustes.ops import spectral
-
-# The draw "project at this step?" is a Weyl sequence over the step count:
-# u_t = frac((t + seed) * _WEYL_MULTIPLIER / _WEYL_PERIOD). The multiplier is
-# the odd integer nearest to _WEYL_PERIOD / golden ratio, so the sequence
-# visits every residue and any window of steps projects close to a fraction
-# `probability` of them. Int32 arithmetic cannot overflow at these sizes.
-_WEYL_PERIOD = 4096
-_WEYL_MULTIPLIER = 2531
-
-
-def _optimizer_iterations():
-    """The step counter of the optimizer whose `apply` is running, or None.
-
-    Keras applies constraints inside `optimizer.apply`, which opens a name
-    scope with the optimizer as its caller. On JAX the counter read here is
-    the traced value of the stateless step.
-    """
-    from keras.src.backend.common import global_state
-
-    stack = global_state.get_global_attribute("name_scope_stack") or []
-    for scope in reversed(stack):
-        if isinstance(scope.caller, keras.optimizers.Optimizer):
-            return scope.caller.iterations
-    return None
-
-
-def projection_draw(step, seed):
-    """The number in [0, 1) that decides whether step `step` projects.
-
-    Args:
-        step: the optimizer's step count, an integer scalar tensor.
-        seed: an int.
-
-    Returns:
-        A float32 scalar tensor; the step projects when it is below the
-        probability. Every replica computes the same value.
-    """
-    step = ops.cast(ops.mod(step, _WEYL_PERIOD), "int32")
-    phase = ops.mod((step + seed % _WEYL_PERIOD) * _WEYL_MULTIPLIER, _WEYL_PERIOD)
-    return ops.cast(phase, "float32") / _WEYL_PERIOD
-
 
 def _is_traced(tensor):
     """Whether `tensor` is symbolic: inside `tf.function` or a JAX trace.
@@ -294,7 +255,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
         Returns:
             The constrained kernel, same shape and dtype.
         """
-        iterations = _optimizer_iterations()
+        iterations = optimizer_iterations()
         if iterations is None and not _is_traced(ops.convert_to_tensor(w)):
             return self.project(w)
         kernel = self._checked(w)

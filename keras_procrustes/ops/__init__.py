@@ -7,9 +7,11 @@
   (the orthogonal Procrustes solution).
 - `projection`: a kernel projected onto the nearest norm-preserving
   convolution (the paper's projection; `spectral` and `polar` together).
+- `draw`: when a projection runs: the optimizer's step counter and the
+  draw, the same on every replica, that decides each step.
 - `autodiff`: gradients with respect to tensors, the one place that
   dispatches to each backend's own autodiff.
 
 Imports go one way: `spectral` and `polar` import nothing of the package,
-`projection` imports them, `autodiff` stands alone.
+`projection` imports them, `draw` and `autodiff` stand alone.
 """
