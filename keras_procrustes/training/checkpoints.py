@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from keras_procrustes.checks import is_positive_int
-from keras_procrustes.training import distribute
+from keras_procrustes.training import across_processes
 
 BACKUP_DIR = "backup"
 BACKUP_METADATA = "backup.json"
@@ -242,7 +242,7 @@ class RunBackup(keras.callbacks.Callback):
         weights = f"epoch-{epoch + 1:04d}.weights.h5"
         path = os.path.join(self.folder, weights)
         check_space(path, self.model)
-        with writing(path, partial=path), distribute.local_only():
+        with writing(path, partial=path), across_processes.local_only():
             self.model.save_weights(path, overwrite=True)
         write_json(
             os.path.join(self.folder, BACKUP_METADATA), {"epoch": epoch + 1, "weights": weights}
@@ -302,7 +302,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         partial = os.path.join(self.run_dir, "best.partial.keras")
         check_space(partial, self.model)
         with writing(os.path.join(self.run_dir, BEST_MODEL), partial):
-            with distribute.local_only():
+            with across_processes.local_only():
                 self.model.save(partial)
             write_json(os.path.join(self.run_dir, BEST_METADATA), best)
         self.best = best

@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_procrustes.training import across_processes
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training import cluster as job
 from keras_procrustes.training import distribute
@@ -53,7 +54,7 @@ def plan_run(config, run_options):
             if run is not None:
                 run.lock.release()
             run, error = None, caught
-    first_epoch = int(distribute.broadcast_from_chief(
+    first_epoch = int(across_processes.broadcast_from_chief(
         np.int64(-1 if error is not None or run is None else run.first_epoch)))
     if error is not None:
         raise error
@@ -133,7 +134,7 @@ def restore(model, run, devices):
     if devices.processes == 1:
         checkpoints.restore(model, run.weights_path)
         return
-    path = distribute.share_file(run.weights_path, devices.is_chief, suffix=".weights.h5")
+    path = across_processes.share_file(run.weights_path, devices.is_chief, suffix=".weights.h5")
     try:
         checkpoints.restore(model, path)
     finally:
