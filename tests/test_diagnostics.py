@@ -123,7 +123,7 @@ def _measure(which, model, x):
     ((2, 10, 10, 3), r"shape \(None, 8, 8, 3\).*Received x.shape=\(2, 10, 10, 3\)"),
     ((2, 8, 8, 1), r"shape \(None, 8, 8, 3\).*Received x.shape=\(2, 8, 8, 1\)"),
     ((0, 8, 8, 3), r"empty batch.*\(8, 8, 3\).*Received x.shape=\(0, 8, 8, 3\)"),
-])
+], ids=["size", "channels", "empty"])
 def test_a_batch_that_does_not_fit_the_input_is_refused(which, shape, words):
     _, model = _chain_model()
     with pytest.raises(ValueError, match=words):
