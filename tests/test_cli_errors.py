@@ -50,7 +50,12 @@ TRAIN_CASES = [
     (["--mixed-precision", "fp8"], "--mixed-precision fp8"),
     (["--projection-engine", "qr"], "--projection-engine qr"),
     (["--coordinator", "nohost"], "--coordinator nohost"),
-    (["--init-timeout", "0"], "--init-timeout 0: must be a positive int (seconds)"),
+    (["--init-timeout", "0"], "--init-timeout 0: must be an int from 1 to 2147483647 (seconds)"),
+    # Counts too large for the 32-bit step counters and tf.data sizes: named before any run.
+    (["--epochs", "1" + "0" * 21], f"--epochs 1{'0' * 21}: must be an int from 1 to 2147483647"),
+    (["--batch-size", "2147483648"], "--batch-size 2147483648: must be an int from 1"),
+    (["--max-test-examples", "1" + "0" * 21], f"--max-test-examples 1{'0' * 21}"),
+    (["--grad-norm-every", "1" + "0" * 21], f"--grad-norm-every 1{'0' * 21}"),
 ]
 
 
@@ -92,6 +97,13 @@ def test_log_dir_that_is_a_file_or_under_a_file(tmp_path, capsys):
         err = _refused(train_command.main, ["--log-dir", str(log_dir)], tmp_path, capsys)
         assert f"--log-dir {log_dir}" in err
     assert (tmp_path / "file").read_text() == "a user's file"
+
+
+def test_log_dir_whose_name_is_too_long_for_the_file_system(tmp_path, capsys):
+    log_dir = tmp_path / ("\u00fc" * 140)  # 280 bytes in UTF-8: over a file name's 255
+    err = _refused(train_command.main, ["--log-dir", str(log_dir)], tmp_path, capsys)
+    assert err.startswith(f"keras-procrustes-train: error: --log-dir {log_dir}: can't be made: "
+                          "a name in it is too long")
 
 
 def test_log_dir_holding_foreign_files_is_refused(tmp_path, capsys):
@@ -183,6 +195,8 @@ def test_cpu_replicas_on_jax_need_newton_schulz(tmp_path, capsys):
      "--coordinator 127.0.0.1:99999"),
     (["--coordinator", "127.0.0.1:1234", "--num-processes", "0", "--process-id", "0"],
      "--num-processes 0"),
+    (["--coordinator", "127.0.0.1:1234", "--num-processes", "1" + "0" * 21, "--process-id", "0"],
+     f"--num-processes 1{'0' * 21}: must be an int from 1 to 2147483647"),
     (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"],
      "--process-id 2"),
     (["--coordinator", "127.0.0.1:1234", "--num-processes", "2"],

@@ -8,6 +8,7 @@ One process writes a run folder at a time: `open_run` locks it
 """
 
 import dataclasses
+import errno
 import os
 import tempfile
 import time
@@ -58,8 +59,14 @@ def check_writable(log_dir):
 
     Raises:
         OptionError: naming `log_dir`, when it is a file, under a file, a
-            link to nothing, or not writable.
+            link to nothing, not writable, or a name in it is too long.
     """
+    try:
+        os.stat(log_dir)
+    except OSError as error:  # os.path.exists says False to any error
+        if error.errno == errno.ENAMETOOLONG:
+            raise OptionError("log_dir", log_dir, "can't be made: a name in it is too long "
+                              "for the file system") from None
     if os.path.exists(log_dir) and not os.path.isdir(log_dir):
         raise OptionError("log_dir", log_dir, "is a file, not a folder")
     parent = os.path.abspath(log_dir)
