@@ -117,7 +117,7 @@ def _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
     guard = next(c for c in callback_list if isinstance(c, kp_callbacks.NaNGuard))
     ctrl_c = stops.CtrlCBetweenBatches()
     if run.first_epoch < config.epochs:
-        with stops.explained(run, config.epochs, guard), ctrl_c:
+        with stops.explained(run, config.epochs, guard, devices.is_chief), ctrl_c:
             model.fit(train, validation_data=test, epochs=config.epochs,
                       initial_epoch=run.first_epoch, steps_per_epoch=steps,
                       callbacks=callback_list + [ctrl_c],
