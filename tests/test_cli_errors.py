@@ -7,13 +7,17 @@ another error), within seconds, leaving no file behind.
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import keras
 import pytest
 
+from keras_procrustes.cli import common
 from keras_procrustes.cli import train as train_command
 from keras_procrustes.cli import tune as tune_command
+from processes import child_env
 
 
 def _refused(main, argv, tmp_path, capsys):
@@ -273,3 +277,31 @@ def test_several_devices_and_processes_are_refused_on_torch(tmp_path, capsys, mo
     monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
     err = _refused(train_command.main, log_dir, tmp_path, capsys)
     assert "KERAS_DISTRIBUTION_NUM_PROCESSES=2: needs KERAS_BACKEND=jax" in err
+
+
+def test_an_error_after_a_progress_bar_starts_a_line_of_its_own(capsys):
+    def diverge(args):
+        sys.stdout.write("\r 3/16 ━━━━━━━━━━━━ 1s 80ms/step - loss: 2.3026")  # as Keras' bar
+        raise FloatingPointError("The training loss became nan at epoch 1")
+
+    with pytest.raises(SystemExit) as exit_info:
+        common.run_command(train_command.build_parser, diverge, [])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out.endswith("loss: 2.3026\n")  # the bar's line ended before the error
+    assert captured.err == "keras-procrustes-train: error: The training loss became nan at epoch 1\n"
+
+
+@pytest.mark.multiprocess
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="one backend's pass starts the command (its child runs TensorFlow)")
+def test_a_command_starts_quiet_unless_tensorflow_logs_are_asked_for(tmp_path):
+    environment = child_env(KERAS_BACKEND="tensorflow")
+    del environment["TF_CPP_MIN_LOG_LEVEL"]  # the user did not ask for TensorFlow's logs
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_procrustes.cli.train", "--epochs", "0",
+         "--log-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, env=environment, timeout=300, check=False)
+    assert result.returncode == 2
+    assert result.stderr == "keras-procrustes-train: error: --epochs 0: must be an int from 1 " \
+        "to 2147483647\n"  # no absl, oneDNN or CUDA lines
