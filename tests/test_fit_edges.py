@@ -47,6 +47,10 @@ BAD_ARRAYS = {
     "test_of_another_size": (_with(x_test=X[:, :4]), "test images have the training images' "
                              "shape. Received x_train of shape (32, 8, 8, 1) and x_test of "
                              "shape (32, 4, 8, 1)"),
+    "nan_images": (_with(x_train=np.where(np.arange(32)[:, None, None, None] == 3, np.nan,
+                                          X.astype("float32"))),
+                   "images hold finite pixel values (these contain NaN or infinity). "
+                   "Received x_train[3, 0, 0, 0]=nan"),
     "one_split": (((X, Y),), "two splits. Received a tuple"),
     "split_of_three": (((X, Y, Y), (X, Y)), "the train split is a pair (x_train, y_train). "
                        "Received a tuple for it"),
