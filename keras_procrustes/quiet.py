@@ -22,7 +22,8 @@ def started_as_command():
     argv = list(getattr(sys, "orig_argv", []))
     if "-m" in argv[:-1]:
         return argv[argv.index("-m") + 1] in MODULES
-    return bool(sys.argv) and os.path.basename(sys.argv[0]) in COMMANDS
+    script = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
+    return script in COMMANDS  # a console script (`.exe` on Windows)
 
 
 def quiet_tensorflow():

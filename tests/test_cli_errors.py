@@ -281,7 +281,7 @@ def test_several_devices_and_processes_are_refused_on_torch(tmp_path, capsys, mo
 
 def test_an_error_after_a_progress_bar_starts_a_line_of_its_own(capsys):
     def diverge(args):
-        sys.stdout.write("\r 3/16 ━━━━━━━━━━━━ 1s 80ms/step - loss: 2.3026")  # as Keras' bar
+        sys.stdout.write("\r 3/16 ━━━━━━━━ 1s 80ms/step - loss: 2.3026")  # as Keras' bar
         raise FloatingPointError("The training loss became nan at epoch 1")
 
     with pytest.raises(SystemExit) as exit_info:
@@ -289,7 +289,8 @@ def test_an_error_after_a_progress_bar_starts_a_line_of_its_own(capsys):
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
     assert captured.out.endswith("loss: 2.3026\n")  # the bar's line ended before the error
-    assert captured.err == "keras-procrustes-train: error: The training loss became nan at epoch 1\n"
+    assert captured.err == ("keras-procrustes-train: error: The training loss became nan at "
+                            "epoch 1\n")
 
 
 @pytest.mark.multiprocess
