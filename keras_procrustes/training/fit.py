@@ -99,6 +99,7 @@ def _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
     global_batch = config.batch_size * devices.replicas
     drop = devices.replicas > 1  # a short last batch could leave a replica empty
     steps = data.steps_per_epoch(info.train_examples, global_batch, drop)
+    launch.check_step_count(config, steps)
     model = build.prepare_model(model_or_name, config, info, devices, steps)
     iterations_at_start = launch.start(run, run_options, model, devices, global_batch)
     shape = dict(image_size=config.image_size, channels=config.channels)
