@@ -216,7 +216,7 @@ def test_job_option_errors(tmp_path, capsys, monkeypatch, extra, named):
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="a job of processes is JAX's")
 @pytest.mark.parametrize("extra, environment, named", [
     ([], {"KERAS_DISTRIBUTION_NUM_PROCESSES": "abc"},
-     "KERAS_DISTRIBUTION_NUM_PROCESSES=abc: must be a positive int"),
+     "KERAS_DISTRIBUTION_NUM_PROCESSES=abc: must be an int from 1 to 2147483647"),
     ([], {"KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
      "KERAS_DISTRIBUTION_NUM_PROCESSES=2: needs KERAS_DISTRIBUTION_JOB_ADDRESSES"),
     (["--coordinator", "127.0.0.1:12345"], {},
