@@ -11,15 +11,19 @@ and keras-tuner, from the `[train]` and `[tune]` extras; import it by name
 (see `keras_procrustes.optional`).
 """
 
-from keras_procrustes import constraints
-from keras_procrustes import diagnostics
-from keras_procrustes import initializers
-from keras_procrustes import layers
-from keras_procrustes import models
-from keras_procrustes import spectral
-from keras_procrustes.constraints import ProcrustesProjection
-from keras_procrustes.layers import IdentityResidualBlock
-from keras_procrustes.layers import NormPreservingTransition
+from keras_procrustes import quiet as _quiet
+
+_quiet.quiet_tensorflow()  # a command's start; nothing for a library user
+
+from keras_procrustes import constraints  # noqa: E402
+from keras_procrustes import diagnostics  # noqa: E402
+from keras_procrustes import initializers  # noqa: E402
+from keras_procrustes import layers  # noqa: E402
+from keras_procrustes import models  # noqa: E402
+from keras_procrustes import spectral  # noqa: E402
+from keras_procrustes.constraints import ProcrustesProjection  # noqa: E402
+from keras_procrustes.layers import IdentityResidualBlock  # noqa: E402
+from keras_procrustes.layers import NormPreservingTransition  # noqa: E402
 
 __version__ = "0.4.0"  # the one place; pyproject.toml reads it
 

@@ -31,6 +31,17 @@ def is_positive_int(value):
     return is_int(value) and value > 0
 
 
+#: The largest count an option may give (epochs, batch size, examples, steps,
+#: seconds, processes): step counters and tf.data sizes are 32-bit ints on
+#: some backends (JAX without x64), and larger values overflow there.
+MAX_COUNT = 2**31 - 1
+
+
+def is_count(value):
+    """True for an int from 1 to `MAX_COUNT` that is not a bool."""
+    return is_positive_int(value) and value <= MAX_COUNT
+
+
 def is_finite_number(value):
     """True for a finite int or float that is not a bool."""
     return (

@@ -7,13 +7,17 @@ another error), within seconds, leaving no file behind.
 
 import json
 import os
+import subprocess
+import sys
 import time
 
 import keras
 import pytest
 
+from keras_procrustes.cli import common
 from keras_procrustes.cli import train as train_command
 from keras_procrustes.cli import tune as tune_command
+from processes import child_env
 
 
 def _refused(main, argv, tmp_path, capsys):
@@ -50,7 +54,12 @@ TRAIN_CASES = [
     (["--mixed-precision", "fp8"], "--mixed-precision fp8"),
     (["--projection-engine", "qr"], "--projection-engine qr"),
     (["--coordinator", "nohost"], "--coordinator nohost"),
-    (["--init-timeout", "0"], "--init-timeout 0: must be a positive int (seconds)"),
+    (["--init-timeout", "0"], "--init-timeout 0: must be an int from 1 to 2147483647 (seconds)"),
+    # Counts too large for the 32-bit step counters and tf.data sizes: named before any run.
+    (["--epochs", "1" + "0" * 21], f"--epochs 1{'0' * 21}: must be an int from 1 to 2147483647"),
+    (["--batch-size", "2147483648"], "--batch-size 2147483648: must be an int from 1"),
+    (["--max-test-examples", "1" + "0" * 21], f"--max-test-examples 1{'0' * 21}"),
+    (["--grad-norm-every", "1" + "0" * 21], f"--grad-norm-every 1{'0' * 21}"),
 ]
 
 
@@ -100,6 +109,13 @@ def test_log_dir_that_is_a_file_or_under_a_file(tmp_path, capsys):
         err = _refused(train_command.main, ["--log-dir", str(log_dir)], tmp_path, capsys)
         assert f"--log-dir {log_dir}" in err
     assert (tmp_path / "file").read_text() == "a user's file"
+
+
+def test_log_dir_whose_name_is_too_long_for_the_file_system(tmp_path, capsys):
+    log_dir = tmp_path / ("\u00fc" * 140)  # 280 bytes in UTF-8: over a file name's 255
+    err = _refused(train_command.main, ["--log-dir", str(log_dir)], tmp_path, capsys)
+    assert err.startswith(f"keras-procrustes-train: error: --log-dir {log_dir}: can't be made: "
+                          "a name in it is too long")
 
 
 def test_log_dir_holding_foreign_files_is_refused(tmp_path, capsys):
@@ -191,6 +207,8 @@ def test_cpu_replicas_on_jax_need_newton_schulz(tmp_path, capsys):
      "--coordinator 127.0.0.1:99999"),
     (["--coordinator", "127.0.0.1:1234", "--num-processes", "0", "--process-id", "0"],
      "--num-processes 0"),
+    (["--coordinator", "127.0.0.1:1234", "--num-processes", "1" + "0" * 21, "--process-id", "0"],
+     f"--num-processes 1{'0' * 21}: must be an int from 1 to 2147483647"),
     (["--coordinator", "127.0.0.1:1234", "--num-processes", "2", "--process-id", "2"],
      "--process-id 2"),
     (["--coordinator", "127.0.0.1:1234", "--num-processes", "2"],
@@ -206,7 +224,7 @@ def test_job_option_errors(tmp_path, capsys, monkeypatch, extra, named):
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="a job of processes is JAX's")
 @pytest.mark.parametrize("extra, environment, named", [
     ([], {"KERAS_DISTRIBUTION_NUM_PROCESSES": "abc"},
-     "KERAS_DISTRIBUTION_NUM_PROCESSES=abc: must be a positive int"),
+     "KERAS_DISTRIBUTION_NUM_PROCESSES=abc: must be an int from 1 to 2147483647"),
     ([], {"KERAS_DISTRIBUTION_NUM_PROCESSES": "2"},
      "KERAS_DISTRIBUTION_NUM_PROCESSES=2: needs KERAS_DISTRIBUTION_JOB_ADDRESSES"),
     (["--coordinator", "127.0.0.1:12345"], {},
@@ -267,3 +285,32 @@ def test_several_devices_and_processes_are_refused_on_torch(tmp_path, capsys, mo
     monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
     err = _refused(train_command.main, log_dir, tmp_path, capsys)
     assert "KERAS_DISTRIBUTION_NUM_PROCESSES=2: needs KERAS_BACKEND=jax" in err
+
+
+def test_an_error_after_a_progress_bar_starts_a_line_of_its_own(capsys):
+    def diverge(args):
+        sys.stdout.write("\r 3/16 ━━━━━━━━ 1s 80ms/step - loss: 2.3026")  # as Keras' bar
+        raise FloatingPointError("The training loss became nan at epoch 1")
+
+    with pytest.raises(SystemExit) as exit_info:
+        common.run_command(train_command.build_parser, diverge, [])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out.endswith("loss: 2.3026\n")  # the bar's line ended before the error
+    assert captured.err == ("keras-procrustes-train: error: The training loss became nan at "
+                            "epoch 1\n")
+
+
+@pytest.mark.multiprocess
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="one backend's pass starts the command (its child runs TensorFlow)")
+def test_a_command_starts_quiet_unless_tensorflow_logs_are_asked_for(tmp_path):
+    environment = child_env(KERAS_BACKEND="tensorflow")
+    del environment["TF_CPP_MIN_LOG_LEVEL"]  # the user did not ask for TensorFlow's logs
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_procrustes.cli.train", "--epochs", "0",
+         "--log-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, env=environment, timeout=300, check=False)
+    assert result.returncode == 2
+    assert result.stderr == "keras-procrustes-train: error: --epochs 0: must be an int from 1 " \
+        "to 2147483647\n"  # no absl, oneDNN or CUDA lines

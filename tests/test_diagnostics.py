@@ -112,6 +112,34 @@ def test_measurement_changes_no_variable():
         np.testing.assert_array_equal(a, b)
 
 
+def _measure(which, model, x):
+    if which == "signal":
+        return diagnostics.signal_propagation(model, x)
+    return diagnostics.gradient_norm_ratios(model, x, np.zeros(len(x), "int32"))
+
+
+@pytest.mark.parametrize("which", ["signal", "ratios"])
+@pytest.mark.parametrize("shape, words", [
+    ((2, 10, 10, 3), r"shape \(None, 8, 8, 3\).*Received x.shape=\(2, 10, 10, 3\)"),
+    ((2, 8, 8, 1), r"shape \(None, 8, 8, 3\).*Received x.shape=\(2, 8, 8, 1\)"),
+    ((0, 8, 8, 3), r"empty batch.*\(8, 8, 3\).*Received x.shape=\(0, 8, 8, 3\)"),
+], ids=["size", "channels", "empty"])
+def test_a_batch_that_does_not_fit_the_input_is_refused(which, shape, words):
+    _, model = _chain_model()
+    with pytest.raises(ValueError, match=words):
+        _measure(which, model, np.zeros(shape, "float32"))
+
+
+@pytest.mark.parametrize("which", ["signal", "ratios"])
+def test_uint8_images_are_measured_as_their_float_values(which):
+    _, model = _chain_model()
+    images = np.random.default_rng(1).integers(0, 3, (4, 8, 8, 3)).astype("uint8")
+    as_uint8 = _measure(which, model, images)
+    as_float = _measure(which, model, images.astype("float32"))
+    assert as_uint8 == as_float and len(as_uint8) == 4
+    assert all(np.isfinite(value).all() for value in as_uint8.values())
+
+
 def test_zeroed_residual_branch_gives_ratio_one():
     chain, model = _chain_model()
     for block in (chain[1], chain[3]):

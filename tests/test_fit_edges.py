@@ -10,6 +10,7 @@ import pytest
 from keras_procrustes import models
 from keras_procrustes.data import load_splits
 from keras_procrustes.training import fit
+from keras_procrustes.training.errors import OptionError
 
 
 def _arrays(count=32, shape=(8, 8, 1), classes=2):
@@ -47,6 +48,10 @@ BAD_ARRAYS = {
     "test_of_another_size": (_with(x_test=X[:, :4]), "test images have the training images' "
                              "shape. Received x_train of shape (32, 8, 8, 1) and x_test of "
                              "shape (32, 4, 8, 1)"),
+    "nan_images": (_with(x_train=np.where(np.arange(32)[:, None, None, None] == 3, np.nan,
+                                          X.astype("float32"))),
+                   "images hold finite pixel values (these contain NaN or infinity). "
+                   "Received x_train[3, 0, 0, 0]=nan"),
     "one_split": (((X, Y),), "two splits. Received a tuple"),
     "split_of_three": (((X, Y, Y), (X, Y)), "the train split is a pair (x_train, y_train). "
                        "Received a tuple for it"),
@@ -91,3 +96,13 @@ def test_fit_trains_on_grey_images_without_a_channel_axis(tmp_path):
     best = keras.models.load_model(tmp_path / "run" / "best.keras")
     assert best.input_shape == (None, 8, 8, 1)
     assert best.predict(x, verbose=0).shape == (32, 2)
+
+
+def test_fit_refuses_more_steps_than_a_step_counter_holds(tmp_path):
+    x, y = _arrays()
+    with pytest.raises(OptionError, match=re.escape(
+            "epochs=1073741824: gives 4294967296 steps (4 per epoch), more than a step "
+            "counter holds (2147483647)")):
+        fit("procresnet13_bottleneck", ((x, y), (x, y)), epochs=2**30, batch_size=8,
+            verbose=0, log_dir=str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from keras_procrustes import data
+from keras_procrustes.training import callbacks
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training import rundir
 from keras_procrustes.training import search
+from keras_procrustes.training import stops
 from keras_procrustes.training.errors import OptionError
 
 
@@ -222,3 +224,18 @@ def test_a_resume_trims_the_history_to_the_epochs_of_its_backup(tmp_path):
     assert run.first_epoch == 2
     rundir.claim(run, {"model": "procresnet13_bottleneck"}, {})
     assert [row["val_accuracy"] for row in rundir.read_history(str(tmp_path))] == ["0.1", "0.2"]
+
+
+def test_ctrl_c_leaves_the_run_interrupted_and_a_rerun_resumes_it(tmp_path):
+    _resumable(tmp_path, 1, HEADER + "0,0.5,1.0,0.5,1.0\n")
+    guard = callbacks.NaNGuard(str(tmp_path / "backup"))
+    guard.epoch = 1  # Ctrl-C in epoch 2
+    run = rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    with pytest.raises(stops.RunInterrupted, match="interrupted in epoch 2 of 3"):
+        with stops.explained(run, 3, guard):
+            raise KeyboardInterrupt
+    assert rundir.read_manifest(str(tmp_path))["status"] == "interrupted"
+    again = rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    assert again.first_epoch == 1
+    rundir.claim(again, {"model": "procresnet13_bottleneck"}, {})
+    assert rundir.read_manifest(str(tmp_path))["status"] == "running"

@@ -275,3 +275,18 @@ def test_remat_scanned_stack_trains_with_the_gradients_of_one_without():
     for start, expected, actual in zip(before, plain.get_weights(), remat.get_weights()):
         assert not np.allclose(start, expected)  # every weight moved
         np.testing.assert_allclose(start - actual, start - expected, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("arguments, named", [
+    (("a", "b"), "`source` must be a built Keras model .* Received source='a' of type str"),
+    ((None, "b"), "Received source=None of type NoneType"),
+])
+def test_convert_weights_names_an_argument_that_is_no_model(arguments, named):
+    with pytest.raises(TypeError, match=named):
+        models.convert_weights(*arguments)
+
+
+def test_convert_weights_names_a_target_that_is_no_model():
+    source = keras.Sequential([keras.Input((4, 4, 8)), layers.IdentityResidualBlock(2)])
+    with pytest.raises(TypeError, match=r"`target` must be .* Received target=\[\] of type list"):
+        models.convert_weights(source, [])

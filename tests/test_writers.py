@@ -216,10 +216,12 @@ def test_two_commands_at_once_in_one_folder_one_runs_one_is_refused(tmp_path):
     assert not os.path.exists(tmp_path / "both" / folder_lock.LOCK_FILE)
 
 
-def _ctrl_c_in_epoch_2(command):
+def _ctrl_c_in_epoch_2(command, again_after_the_line=False):
     """Runs the train `command`, sends Ctrl-C once epoch 2 has begun; its stderr.
 
-    The run must still be running then, and end with exit code 130.
+    The run must still be running then, and end with exit code 130. With
+    `again_after_the_line`, a second Ctrl-C follows as soon as the command
+    has said where it stopped (a user pressing twice), while it exits.
     """
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=child_env(), preexec_fn=takes_ctrl_c)
@@ -230,7 +232,16 @@ def _ctrl_c_in_epoch_2(command):
     time.sleep(0.3)  # inside epoch 2 (16 steps or more)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
+    said = []
+    if again_after_the_line:
+        for line in process.stderr:
+            said.append(line)
+            if "Resume with: " in line:
+                break
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
+    err = "".join(said) + err
     assert process.returncode == 130, err[-3000:]
     return err
 
@@ -240,8 +251,11 @@ def _ctrl_c_in_epoch_2(command):
                     reason="on TensorFlow the whole case, resume included, runs below")
 def test_ctrl_c_stops_the_run_on_this_backend(tmp_path):
     command = _train_command(tmp_path / "run", "--epochs", "3", "--max-train-examples", "2048")
-    err = _ctrl_c_in_epoch_2(command)
+    err = _ctrl_c_in_epoch_2(command, again_after_the_line=True)
     assert "interrupted in epoch 2 of 3" in _last_line(err) and "Traceback" not in err
+    assert "Exception ignored" not in err and "KeyboardInterrupt" not in err
+    manifest = json.loads((tmp_path / "run" / rundir.MANIFEST).read_text())
+    assert manifest["status"] == "interrupted"
 
 
 @needs_fashion
@@ -260,6 +274,7 @@ def test_ctrl_c_mid_epoch_says_where_and_the_command_that_resumes(tmp_path):
     assert resume[:3] == [sys.executable, "-m", "keras_procrustes.cli.train"]
     assert resume[resume.index("--log-dir") + 1] == new_dir and "--existing" not in resume
     assert not [n for n in os.listdir(new_dir) if "partial" in n or n == folder_lock.LOCK_FILE]
+    assert rundir.read_manifest(new_dir)["status"] == "interrupted"
     result = subprocess.run(resume, capture_output=True, text=True, timeout=600, env=child_env(),
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,14 +4,20 @@ Exit codes: 0 done; 2 a user error (a bad option, missing data, a run folder
 that can't be used or that another process writes, a full disk, a diverged
 run, an extra that is not installed), said in one line that names the option
 and its value, with no traceback; 130 Ctrl-C, said in one line with the
-command that resumes.
+command that resumes. The line starts on a line of its own, after a progress
+bar cut short, and once a command has written it a further Ctrl-C is ignored
+while the process exits.
 """
 
 import argparse
+import contextlib
 import shlex
+import signal
 import sys
+import threading
 
 from keras_procrustes.optional import MissingExtraError
+from keras_procrustes.quiet import started_as_command
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,7 +29,44 @@ class Parser(argparse.ArgumentParser):
 
 def fail(parser, message):
     """Ends the command with one error line and exit code 2."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
+    _last_line(parser, 2, f"{parser.prog}: error: {message}\n")
+
+
+def _last_line(parser, code, line):
+    """Ends the command: `line` on stderr at the start of a line, exit `code`."""
+    if getattr(sys.stdout, "line_open", False):
+        sys.stdout.write("\n")  # end the progress bar's line first
+        sys.stdout.flush()
+    if started_as_command() and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # no traceback from a Ctrl-C at exit
+    parser.exit(code, line)
+
+
+class _LineWatch:
+    """Stdout as it is, knowing whether its last line is still open (a progress bar)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.line_open = False
+
+    def write(self, text):
+        if text:
+            self.line_open = not text.endswith("\n")
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _watched_stdout():
+    """`sys.stdout` as a `_LineWatch` while the command runs."""
+    previous = sys.stdout
+    sys.stdout = _LineWatch(previous)
+    try:
+        yield
+    finally:
+        sys.stdout = previous
 
 
 def run_command(make_parser, run, argv=None, prog=None, resume=None):
@@ -52,19 +95,20 @@ def run_command(make_parser, run, argv=None, prog=None, resume=None):
         option_error, user_errors = _user_errors()
     except MissingExtraError as error:
         fail(parser, str(error))
-    try:
-        run(args)
-    except KeyboardInterrupt as error:
-        _interrupted(parser, args, error, resume, argv)
-    except MissingExtraError as error:
-        fail(parser, str(error))
-    except option_error as error:
-        fail(parser, error.for_command_line())
-    except user_errors as error:
-        # Errors the library also raises to its callers may carry their
-        # command-line spelling (e.g. `--data-dir PATH` for `data_dir=...`).
-        for_command_line = getattr(error, "for_command_line", None)
-        fail(parser, for_command_line() if for_command_line else str(error))
+    with _watched_stdout():
+        try:
+            run(args)
+        except KeyboardInterrupt as error:
+            _interrupted(parser, args, error, resume, argv)
+        except MissingExtraError as error:
+            fail(parser, str(error))
+        except option_error as error:
+            fail(parser, error.for_command_line())
+        except user_errors as error:
+            # Errors the library also raises to its callers may carry their
+            # command-line spelling (e.g. `--data-dir PATH` for `data_dir=...`).
+            for_command_line = getattr(error, "for_command_line", None)
+            fail(parser, for_command_line() if for_command_line else str(error))
     return 0
 
 
@@ -73,7 +117,7 @@ def _interrupted(parser, args, error, resume, argv):
     where = str(error) or "interrupted"
     words = resume(args, error) if resume else (sys.argv[1:] if argv is None else argv)
     command = shlex.join(_invocation(parser.prog, argv) + list(words))
-    parser.exit(130, f"{parser.prog}: {where}. Resume with: {command}\n")
+    _last_line(parser, 130, f"{parser.prog}: {where}. Resume with: {command}\n")
 
 
 def _invocation(prog, argv):

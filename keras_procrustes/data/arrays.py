@@ -28,6 +28,10 @@ def _images(x, name):
     if x.ndim != 4 or 0 in x.shape[1:]:
         _refuse("images are (N, height, width, channels), or (N, height, width) for "
                 "grey images", f"{name} of shape {x.shape}")
+    if np.issubdtype(x.dtype, np.inexact) and not np.all(np.isfinite(x)):
+        index = np.unravel_index(int(np.argmin(np.isfinite(x))), x.shape)
+        _refuse("images hold finite pixel values (these contain NaN or infinity)",
+                f"{name}[{', '.join(map(str, index))}]={x[index].item()}")
     return x
 
 

@@ -10,9 +10,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_procrustes.ops import autodiff
+from keras_procrustes.diagnostics import batch as batch_lib
 from keras_procrustes.diagnostics import blocks as blocks_lib
 from keras_procrustes.diagnostics import graph_run
+from keras_procrustes.ops import autodiff
 
 
 def loss_function(model, loss):
@@ -131,7 +132,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
         model: a functional or Sequential Keras model, e.g.
             `keras.applications.ResNet50V2(weights=None)`, or one of this
             package's models; nested functional models are searched too.
-        x: a batch of inputs.
+        x: a batch of inputs of the model's input shape (uint8 images are
+            cast to the input's dtype, as `fit` casts them).
         y: the batch's targets.
         loss: a Keras loss (name, function or object); default the model's
             compiled loss, else sparse categorical cross-entropy. Its mean
@@ -146,7 +148,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
 
     Raises:
         ValueError: if the model has no block, two blocks share a name,
-            the model has no functional graph to run, or a label of a
+            the model has no functional graph to run, the batch is empty or
+            does not fit the model's input (`model_batch`), or a label of a
             sparse categorical cross-entropy is not one of the model's
             classes (`check_labels`).
 
@@ -162,10 +165,10 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
             f"Model '{model.name}' is not functional or Sequential: it has no "
             "graph to place the measurements in."
         )
+    x = batch_lib.model_batch(model, x)
     loss_fn = loss_function(model, loss)
     check_labels(model, loss_fn, y)
     probes = _Probes(blocks)
-    x = ops.convert_to_tensor(x)
     y = ops.convert_to_tensor(y)
     with keras.StatelessScope():
         graph_run.run(model, x, probes, training)  # records concrete shapes

@@ -12,6 +12,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_procrustes.diagnostics import batch as batch_lib
 from keras_procrustes.diagnostics import blocks as blocks_lib
 from keras_procrustes.diagnostics import graph_run
 
@@ -80,7 +81,8 @@ def signal_propagation(model, x, training=True):
     Args:
         model: a functional or Sequential Keras model (e.g.
             `keras.applications.ResNet50V2(weights=None)`).
-        x: a batch of inputs.
+        x: a batch of inputs of the model's input shape (uint8 images are
+            cast to the input's dtype, as `predict` casts them).
         training: batch-norm mode (default `True`: the statistics the
             network sees while it trains).
 
@@ -89,7 +91,8 @@ def signal_propagation(model, x, training=True):
         channels last.
 
     Raises:
-        ValueError: as `gradient_norm_ratios`.
+        ValueError: as `gradient_norm_ratios` (an empty batch, or one that
+            does not fit the model's input, included).
 
     Example:
     >>> stats = signal_propagation(model, x[:8])
@@ -102,9 +105,10 @@ def signal_propagation(model, x, training=True):
             f"Model '{model.name}' is not functional or Sequential: it has no "
             "graph to take the block outputs from."
         )
+    x = batch_lib.model_batch(model, x)
     recorder = _Recorder(blocks)
     with keras.StatelessScope():
-        graph_run.run(model, ops.convert_to_tensor(x), recorder, training)
+        graph_run.run(model, x, recorder, training)
     values = []
     for block in blocks:
         if isinstance(block.layer, blocks_lib.IdentityResidualStack):

@@ -7,6 +7,7 @@ Example:
 >>> models.convert_weights(unrolled, scanned)
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -67,9 +68,16 @@ def convert_weights(source, target):
         `target`, its weights replaced.
 
     Raises:
+        TypeError: naming `source` or `target` when it is not a Keras model.
         ValueError: naming the first block or layer that does not match;
             `target` is then unchanged.
     """
+    for name, model in (("source", source), ("target", target)):
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"`{name}` must be a built Keras model (e.g. models.resnet1001(scan=False)). "
+                f"Received {name}={model!r} of type {type(model).__name__}"
+            )
     arrays = _named_arrays(source)
     wanted = _named_arrays(target)
     if set(arrays) != set(wanted):

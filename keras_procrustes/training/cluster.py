@@ -11,8 +11,9 @@ import json
 import os
 import re
 
+from keras_procrustes.checks import MAX_COUNT
+from keras_procrustes.checks import is_count
 from keras_procrustes.checks import is_int
-from keras_procrustes.checks import is_positive_int
 from keras_procrustes.training import distribute
 from keras_procrustes.training.errors import EnvironmentOptionError
 from keras_procrustes.training.errors import OptionError
@@ -102,10 +103,12 @@ def _check_cluster_values(config, cluster):
         problem = address_problem(coordinator, "of process 0")
         if problem:
             raise _cluster_error(config, "coordinator", coordinator, problem)
-    if num_processes is not None and not is_positive_int(num_processes):
-        raise _cluster_error(config, "num_processes", num_processes, "must be a positive int")
-    if process_id is not None and not (is_int(process_id) and process_id >= 0):
-        raise _cluster_error(config, "process_id", process_id, "must be an int >= 0")
+    if num_processes is not None and not is_count(num_processes):
+        raise _cluster_error(config, "num_processes", num_processes,
+                             f"must be an int from 1 to {MAX_COUNT}")
+    if process_id is not None and not (is_int(process_id) and 0 <= process_id < MAX_COUNT):
+        raise _cluster_error(config, "process_id", process_id,
+                             f"must be an int from 0 to {MAX_COUNT - 1}")
 
 
 def _check_cluster_complete(config, values):

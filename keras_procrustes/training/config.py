@@ -11,9 +11,10 @@ command as `--lr nan: ...`.
 import dataclasses
 import re
 
+from keras_procrustes.checks import MAX_COUNT
+from keras_procrustes.checks import is_count
 from keras_procrustes.checks import is_finite_number
 from keras_procrustes.checks import is_int
-from keras_procrustes.checks import is_positive_int
 from keras_procrustes.data.datasets import DATASET_NAMES
 from keras_procrustes.data.splits import ARRAYS
 from keras_procrustes.ops.polar import ENGINES as PROJECTION_ENGINES
@@ -60,29 +61,32 @@ def _number(value, low, high=float("inf"), high_open=False):
     return low <= value and (value < high if high_open else value <= high)
 
 
-def _optional_positive_int(value):
-    return value is None or is_positive_int(value)
+def _optional_count(value):
+    return value is None or is_count(value)
 
+
+_COUNT = f"must be an int from 1 to {MAX_COUNT}"
 
 CHECKS = {
-    "epochs": (is_positive_int, "must be a positive int"),
-    "batch_size": (is_positive_int, "must be a positive int (examples per replica)"),
+    "epochs": (is_count, _COUNT),
+    "batch_size": (is_count, f"{_COUNT} (examples per replica)"),
     "lr": (lambda v: _number(v, 0) and v > 0, "must be a finite positive number"),
     "momentum": (lambda v: _number(v, 0, 1, high_open=True), "must be in [0, 1)"),
     "weight_decay": (lambda v: _number(v, 0), "must be a finite number >= 0"),
     "projection_probability": (lambda v: _number(v, 0, 1), "must be in [0, 1]"),
     "seed": (lambda v: is_int(v) and 0 <= v < 2**31, "must be an int in [0, 2**31)"),
-    "max_train_examples": (_optional_positive_int, "must be a positive int"),
-    "max_test_examples": (_optional_positive_int, "must be a positive int"),
+    "max_train_examples": (_optional_count, _COUNT),
+    "max_test_examples": (_optional_count, _COUNT),
     "image_size": (
         lambda v: v is None or (is_int(v) and MIN_IMAGE_SIZE <= v <= 1024),
         f"must be an int from {MIN_IMAGE_SIZE} to 1024",
     ),
     "channels": (lambda v: v in (None, 1, 3), "must be 1 or 3"),
     "cpu_replicas": (lambda v: is_int(v) and 0 <= v <= 64, "must be an int from 0 to 64"),
-    "init_timeout": (is_positive_int, "must be a positive int (seconds)"),
-    "grad_norm_every": (lambda v: is_int(v) and v >= 0, "must be an int >= 0 (0: never)"),
-    "grad_norm_examples": (is_positive_int, "must be a positive int"),
+    "init_timeout": (is_count, f"{_COUNT} (seconds)"),
+    "grad_norm_every": (lambda v: v == 0 or is_count(v),
+                        f"must be an int from 0 (never) to {MAX_COUNT}"),
+    "grad_norm_examples": (is_count, _COUNT),
     "verbose": (lambda v: v in (0, 1, 2), "must be 0, 1 or 2"),
     "dataset": (lambda v: v in DATASET_NAMES, f"must be one of {', '.join(DATASET_NAMES)}"),
     "existing": (lambda v: v in EXISTING, f"must be one of {', '.join(EXISTING)}"),

@@ -99,6 +99,7 @@ def _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
     global_batch = config.batch_size * devices.replicas
     drop = devices.replicas > 1  # a short last batch could leave a replica empty
     steps = data.steps_per_epoch(info.train_examples, global_batch, drop)
+    launch.check_step_count(config, steps)
     model = build.prepare_model(model_or_name, config, info, devices, steps)
     iterations_at_start = launch.start(run, run_options, model, devices, global_batch)
     shape = dict(image_size=config.image_size, channels=config.channels)
@@ -117,7 +118,7 @@ def _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
     guard = next(c for c in callback_list if isinstance(c, kp_callbacks.NaNGuard))
     ctrl_c = stops.CtrlCBetweenBatches()
     if run.first_epoch < config.epochs:
-        with stops.explained(run, config.epochs, guard), ctrl_c:
+        with stops.explained(run, config.epochs, guard, devices.is_chief), ctrl_c:
             model.fit(train, validation_data=test, epochs=config.epochs,
                       initial_epoch=run.first_epoch, steps_per_epoch=steps,
                       callbacks=callback_list + [ctrl_c],

@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_procrustes.checks import MAX_COUNT
 from keras_procrustes.training import across_processes
 from keras_procrustes.training import checkpoints
 from keras_procrustes.training import cluster as job
@@ -84,6 +85,26 @@ def check_global_batch(config, train_examples, devices):
             "batch_size", config.batch_size, f"the global batch {global_batch} ({devices.replicas}"
             f" replicas) is more than the {train_examples} training images, and "
             "several replicas train on whole batches only: lower --batch-size or use more images")
+
+
+def check_step_count(config, steps):
+    """Refuses a run of more steps than a step counter holds (`checks.MAX_COUNT`).
+
+    The optimizer's step counter and the schedule's boundaries are 32-bit
+    ints on JAX; more steps would overflow them mid-run.
+
+    Args:
+        config: the `TrainingConfig`.
+        steps: steps per epoch.
+
+    Raises:
+        OptionError: naming `epochs`.
+    """
+    total = config.epochs * steps
+    if total > MAX_COUNT:
+        raise OptionError(
+            "epochs", config.epochs, f"gives {total} steps ({steps} per epoch), more than a "
+            f"step counter holds ({MAX_COUNT}): lower --epochs or raise --batch-size")
 
 
 def _configure(config, cluster):

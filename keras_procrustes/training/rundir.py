@@ -8,6 +8,7 @@ One process writes a run folder at a time: `open_run` locks it
 """
 
 import dataclasses
+import errno
 import os
 import tempfile
 import time
@@ -22,6 +23,9 @@ from keras_procrustes.training.checkpoints import RunStateError
 from keras_procrustes.training.errors import OptionError
 
 MANIFEST = "keras_procrustes_run.json"
+# A manifest's status: "running" while a process trains, "interrupted" after a
+# Ctrl-C (both resume), "finished".
+STATUSES = ("running", "interrupted", "finished")
 # Manifests record canonical model names (`procresnet166`,
 # `resnet164_baseline`) under `"model_names": 2`; a manifest without it names
 # its model with the old names (`resnet164`: the baseline; `names.old_meaning`).
@@ -58,8 +62,14 @@ def check_writable(log_dir):
 
     Raises:
         OptionError: naming `log_dir`, when it is a file, under a file, a
-            link to nothing, or not writable.
+            link to nothing, not writable, or a name in it is too long.
     """
+    try:
+        os.stat(log_dir)
+    except OSError as error:  # os.path.exists says False to any error
+        if error.errno == errno.ENAMETOOLONG:
+            raise OptionError("log_dir", log_dir, "can't be made: a name in it is too long "
+                              "for the file system") from None
     if os.path.exists(log_dir) and not os.path.isdir(log_dir):
         raise OptionError("log_dir", log_dir, "is a file, not a folder")
     parent = os.path.abspath(log_dir)
@@ -93,7 +103,7 @@ def read_manifest(path):
     if not os.path.exists(manifest_path):
         return None
     manifest = checkpoints.read_json(manifest_path, "the run manifest")
-    if not isinstance(manifest, dict) or manifest.get("status") not in ("running", "finished"):
+    if not isinstance(manifest, dict) or manifest.get("status") not in STATUSES:
         raise RunStateError(f"the run manifest {manifest_path} is not valid")
     return manifest
 
@@ -279,12 +289,17 @@ def claim(run, options, details):
     history.trim(os.path.join(run.path, HISTORY), run.first_epoch)
 
 
+def mark(run_dir, status):
+    """Writes `status` (one of `STATUSES`) into the run's manifest."""
+    manifest = read_manifest(run_dir)
+    manifest["status"] = status
+    checkpoints.write_json(os.path.join(run_dir, MANIFEST), manifest)
+
+
 def finish(run_dir, metrics):
     """Writes `metrics.json`, marks the run finished, deletes its backup."""
     checkpoints.write_json(os.path.join(run_dir, "metrics.json"), metrics)
-    manifest = read_manifest(run_dir)
-    manifest["status"] = "finished"
-    checkpoints.write_json(os.path.join(run_dir, MANIFEST), manifest)
+    mark(run_dir, "finished")
     checkpoints.remove_backup(os.path.join(run_dir, checkpoints.BACKUP_DIR))
 
 

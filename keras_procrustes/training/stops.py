@@ -7,6 +7,7 @@ import threading
 import keras
 
 from keras_procrustes.training import checkpoints
+from keras_procrustes.training import rundir
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -40,13 +41,16 @@ def _epochs_done(backup_dir):
 
 
 @contextlib.contextmanager
-def explained(run, epochs, guard):
+def explained(run, epochs, guard, chief=True):
     """Turns Ctrl-C and a full disk during training into errors that say what happened.
+
+    After Ctrl-C the run's manifest says `"interrupted"` (a rerun resumes it).
 
     Args:
         run: the `RunPlan`.
         epochs: the epochs of the run.
         guard: the run's `NaNGuard` (it knows the epoch and the backup folder).
+        chief: whether this process writes the run folder (process 0 of a job).
 
     Yields:
         Nothing.
@@ -58,6 +62,9 @@ def explained(run, epochs, guard):
     try:
         yield
     except KeyboardInterrupt:
+        if chief:
+            with contextlib.suppress(OSError, checkpoints.RunStateError):
+                rundir.mark(run.path, "interrupted")
         raise RunInterrupted(run.path, guard.epoch + 1, epochs,
                              _epochs_done(guard.backup_dir)) from None
     except OSError as error:

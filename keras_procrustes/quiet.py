@@ -1,0 +1,54 @@
+"""The commands start quiet: TensorFlow's start-up lines only when the user asks.
+
+As TensorFlow's libraries load they write lines to stderr (absl's "before
+InitializeLog", oneDNN, CUDA drivers) that `TF_CPP_MIN_LOG_LEVEL` does not
+hold back, and later ones (cuInit) that it does. A command started without
+`TF_CPP_MIN_LOG_LEVEL` sets it to 3 and imports TensorFlow with its stderr
+held aside; set the variable (e.g. `TF_CPP_MIN_LOG_LEVEL=0`) to see them all.
+Imported and used as a library, the package changes nothing.
+"""
+
+import os
+import sys
+import tempfile
+
+COMMANDS = ("keras-procrustes-train", "keras-procrustes-tune")
+MODULES = ("keras_procrustes.cli.train", "keras_procrustes.cli.tune")
+LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+
+
+def started_as_command():
+    """Whether this process is one of the commands (a console script or `python -m`)."""
+    argv = list(getattr(sys, "orig_argv", []))
+    if "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1] in MODULES
+    script = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
+    return script in COMMANDS  # a console script (`.exe` on Windows)
+
+
+def quiet_tensorflow():
+    """For a command whose user did not set `TF_CPP_MIN_LOG_LEVEL`: TensorFlow loads quietly.
+
+    What TensorFlow writes while it is imported is kept aside, and written
+    out only if the import fails with something other than an ImportError
+    (a missing extra, which the command names itself).
+    """
+    if not started_as_command() or LOG_LEVEL in os.environ or "tensorflow" in sys.modules:
+        return
+    os.environ[LOG_LEVEL] = "3"
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        stderr = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass
+        except BaseException:
+            os.dup2(stderr, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(stderr, 2)
+            os.close(stderr)
