@@ -12,8 +12,8 @@ import os
 import sys
 import tempfile
 
-COMMANDS = ("keras-procrustes-train", "keras-procrustes-tune")
-MODULES = ("keras_procrustes.cli.train", "keras_procrustes.cli.tune")
+COMMANDS = ("keras-procrustes-train", "keras-procrustes-tune", "keras-procrustes-preset")
+MODULES = ("keras_procrustes.cli.train", "keras_procrustes.cli.tune", "keras_procrustes.cli.preset")
 LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
 
 
