@@ -33,21 +33,40 @@ OLD_NAMES = {
 }
 
 
+def train_arguments(name):
+    """The `keras-procrustes-train` arguments of a recipe, and a warning for an old name.
+
+    Args:
+        name: a recipe's name (or a baseline's old one).
+
+    Returns:
+        `(arguments, warning)`: the arguments, and `None` or the line that
+        says the name is old.
+
+    Raises:
+        KeyError: for an unknown name.
+    """
+    recipe = OLD_NAMES.get(name, name)
+    warning = None
+    if recipe != name:
+        warning = f"warning: recipe {name!r} is now called {recipe!r} (He et al.'s baseline)"
+    return RECIPES[recipe] + ["--log-dir", f"runs/{name}"], warning
+
+
 def main(argv):
     if not argv or argv[0] in ("--list", "-h", "--help"):
         print(__doc__)
         print("Recipes:\n  " + "\n  ".join(sorted(RECIPES)))
         return 0
     name, extra = argv[0], argv[1:]
-    recipe = OLD_NAMES.get(name, name)
-    if recipe not in RECIPES:
+    try:
+        arguments, warning = train_arguments(name)
+    except KeyError:
         print(f"error: unknown recipe {name!r}; see --list", file=sys.stderr)
         return 2
-    if recipe != name:
-        print(f"warning: recipe {name!r} is now called {recipe!r} (He et al.'s baseline)",
-              file=sys.stderr)
-    return train.main(RECIPES[recipe] + ["--log-dir", f"runs/{name}"] + extra)
-
+    if warning:
+        print(warning, file=sys.stderr)
+    return train.main(arguments + extra)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -1,13 +1,18 @@
-"""Shared pytest configuration: the markers every test file may use.
+"""Shared pytest configuration: the markers every test file may use, and CI's skip check.
 
 CI runs every test, marked or not; the markers let a developer pick:
 `-m "not slow and not multiprocess"` for a quick pass.
+
+Under `CI=true` a skip is allowed only for a stated backend limit
+(`skip_check.py`, `skip_table.py`).
 """
 
 from importlib import metadata
 
 import pytest
 from packaging.version import Version
+
+import skip_check
 
 
 def pytest_configure(config):
@@ -36,4 +41,6 @@ def pytest_configure(config):
         "markers",
         "xdist_group(name): tests sharing a module-scoped fixture run on one pytest-xdist worker",
     )
+    skip_check.pytest_configure(config)
+
 

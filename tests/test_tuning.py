@@ -87,9 +87,9 @@ def test_the_same_seed_draws_the_same_trials(tmp_path, kind):
 oracle_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="oracle logic checked on TensorFlow")
 # The tune command end to end, killed and resumed: TensorFlow, and torch,
-# whose Keras trainer differs most from TensorFlow's (on JAX the train
-# command's resume is tested; the chief and workers, keras-tuner's gRPC,
-# on TensorFlow).
+# whose Keras trainer differs most from TensorFlow's (on JAX a one-trial
+# search, below, and the train command's resume; the chief and workers,
+# keras-tuner's gRPC, on TensorFlow).
 command_on_tensorflow_and_torch = pytest.mark.skipif(
     keras.backend.backend() == "jax", reason="the tune command checked on TensorFlow and torch")
 
@@ -254,6 +254,26 @@ def test_a_search_stopped_in_its_first_trial_retries_it_with_its_hyperparameters
     events = _events(project / "tensorboard" / "0")
     assert events and not set(events) & set(first_events)  # the stopped run's logs are gone
     assert len({os.path.dirname(name) for name in events}) == len(events)  # one file a folder
+
+
+@pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
+                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
+@pytest.mark.skipif(keras.backend.backend() != "jax",
+                    reason="the tune command on JAX (killed and resumed above on TensorFlow and torch)")
+def test_cli_search_on_jax(tmp_path):
+    command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
+               "--depths", "11", "--batch-sizes", "16", "--max-trials", "1", "--epochs", "1",
+               "--max-train-examples", "32", "--max-test-examples", "16",
+               "--directory", str(tmp_path), "--verbose", "2"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", KERAS_BACKEND="jax")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
+                            check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    project = os.path.join(tmp_path, "procresnet")
+    with open(os.path.join(project, "trial_0", "trial.json")) as handle:
+        assert json.load(handle)["status"] == "COMPLETED"
+    model = keras.models.load_model(os.path.join(project, "best.keras"))
+    assert model.predict(np.zeros((2, 28, 28, 1), "uint8"), verbose=0).shape == (2, 10)
 
 
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
