@@ -1,6 +1,8 @@
 """`ProcrustesProjection`: the norm-preserving weight constraint."""
 
 import inspect
+import math
+import numbers
 
 import keras
 import numpy as np
@@ -46,6 +48,12 @@ def _check_finite(kernel):
             "finite has no projection. The training that produced it has "
             "diverged (try a lower learning rate)."
         )
+
+
+def _is_real(value):
+    """A finite real number that is not a bool (numpy scalars included)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _is_positive_number(value):
@@ -162,11 +170,13 @@ class ProcrustesProjection(keras.constraints.Constraint):
         operator="convolution",
     ):
         spatial_shape = _check_spatial_shape(spatial_shape)
-        if not 0.0 <= probability <= 1.0:
+        if not (_is_real(probability) and 0.0 <= probability <= 1.0):
             raise ValueError(
-                "`probability` must be in [0, 1]. "
-                f"Received probability={probability}"
+                "`probability` must be a number in [0, 1]. "
+                f"Received probability={probability!r}"
             )
+        if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
+            raise ValueError(f"`seed` must be an int. Received seed={seed!r}")
         if engine not in polar.ENGINES:
             raise ValueError(
                 f"`engine` must be one of {polar.ENGINES}. "

@@ -9,12 +9,14 @@ Imported and used as a library, the package changes nothing.
 """
 
 import os
+import subprocess
 import sys
-import tempfile
 
 COMMANDS = ("keras-procrustes-train", "keras-procrustes-tune", "keras-procrustes-preset")
 MODULES = ("keras_procrustes.cli.train", "keras_procrustes.cli.tune", "keras_procrustes.cli.preset")
 LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+# The keeper: what it reads until its pipe closes, written out then.
+_KEEPER = "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"
 
 
 def started_as_command():
@@ -29,26 +31,28 @@ def started_as_command():
 def quiet_tensorflow():
     """For a command whose user did not set `TF_CPP_MIN_LOG_LEVEL`: TensorFlow loads quietly.
 
-    What TensorFlow writes while it is imported is kept aside, and written
-    out only if the import fails with something other than an ImportError
-    (a missing extra, which the command names itself).
+    What TensorFlow writes while it is imported goes to a small keeper
+    process, which writes it to the real stderr when its pipe closes: when
+    the import fails, or when TensorFlow ends the process (an `abort()` on a
+    CPU it was not built for, a crash), so its own last words are never
+    lost. After a clean import the keeper is stopped and its text dropped.
     """
     if not started_as_command() or LOG_LEVEL in os.environ or "tensorflow" in sys.modules:
         return
     os.environ[LOG_LEVEL] = "3"
     sys.stderr.flush()
-    with tempfile.TemporaryFile() as held:
-        stderr = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except ImportError:
-            pass
-        except BaseException:
-            os.dup2(stderr, 2)
-            held.seek(0)
-            os.write(2, held.read())
-            raise
-        finally:
-            os.dup2(stderr, 2)
-            os.close(stderr)
+    keeper = subprocess.Popen([sys.executable, "-I", "-c", _KEEPER], stdin=subprocess.PIPE,
+                              stdout=2)
+    stderr = os.dup(2)
+    os.dup2(keeper.stdin.fileno(), 2)
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        pass  # no TensorFlow: the command names the missing extra itself
+    else:
+        keeper.kill()
+    finally:
+        os.dup2(stderr, 2)
+        os.close(stderr)
+        keeper.stdin.close()
+        keeper.wait()

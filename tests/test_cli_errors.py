@@ -7,6 +7,7 @@ another error), within seconds, leaving no file behind.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -314,3 +315,24 @@ def test_a_command_starts_quiet_unless_tensorflow_logs_are_asked_for(tmp_path):
     assert result.returncode == 2
     assert result.stderr == "keras-procrustes-train: error: --epochs 0: must be an int from 1 " \
         "to 2147483647\n"  # no absl, oneDNN or CUDA lines
+
+
+@pytest.mark.multiprocess
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="one backend's pass starts the command (its child runs TensorFlow)")
+def test_what_tensorflow_says_as_it_ends_the_process_is_not_lost(tmp_path):
+    # A TensorFlow that aborts while it loads (as on a CPU it was not built
+    # for): its last line must reach the user although the start is quiet.
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\nos.write(2, b'The TensorFlow library was compiled to use AVX "
+        "instructions, but these aren\\'t available on your machine.\\n')\nos.abort()\n")
+    environment = child_env(KERAS_BACKEND="tensorflow")
+    del environment["TF_CPP_MIN_LOG_LEVEL"]
+    environment["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{environment['PYTHONPATH']}"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_procrustes.cli.train", "--epochs", "1"],
+        capture_output=True, text=True, env=environment, timeout=300, check=False)
+    assert result.returncode == -signal.SIGABRT
+    assert "compiled to use AVX instructions" in result.stderr

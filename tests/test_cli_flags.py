@@ -87,3 +87,12 @@ def test_old_hypermodel_name_warns():
 
     with pytest.warns(FutureWarning, match="ProcrustesResNetHyperModel"):
         assert tuning.ProcResNetHyperModel is tuning.ProcrustesResNetHyperModel
+
+
+@pytest.mark.parametrize("value", [False, 0.0, -1])
+def test_grad_norm_every_is_an_int_from_0(value):
+    from keras_procrustes.training.config import check_fields
+
+    with pytest.raises(OptionError) as info:
+        check_fields(TrainingConfig(grad_norm_every=value))
+    assert info.value.option == "grad_norm_every"

@@ -102,6 +102,10 @@ def test_config_round_trip():
     "kwargs, message",
     [
         ({"probability": 1.5}, "probability=1.5"),
+        ({"probability": None}, "probability=None"),
+        ({"probability": "0.5"}, "probability='0.5'"),
+        ({"seed": None}, "seed=None"),
+        ({"seed": 1.5}, "seed=1.5"),
         ({"engine": "qr"}, "engine='qr'"),
         ({"iterations": 0}, "iterations=0"),
         ({"target": -1.0}, "target=-1.0"),

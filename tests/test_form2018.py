@@ -252,8 +252,12 @@ def test_names_and_registry():
     assert model.name == "procresnet20_bottleneck_2018"
     with pytest.raises(models.UnknownModelName, match="procresnet21_bottleneck_2018.*9n\\+2"):
         models.get("procresnet21_bottleneck_2018")
-    with pytest.raises(models.UnknownModelName, match="block_type"):
+    with pytest.raises(models.UnknownModelName, match="needs a block type .'_basic' or "
+                       "'_bottleneck' before '_2018'"):
         models.get("procresnet29_2018")
+    with pytest.raises(models.UnknownModelName) as info:  # D is He et al.'s depth here
+        models.get("procresnet58_2018")
+    assert "resnet(56)" not in str(info.value) and "block type" in str(info.value)
 
 
 def test_graph_transitions_pyramid_and_pooling():

@@ -108,6 +108,44 @@ def test_a_preset_of_this_package_is_replaced_not_added_to(run_dir, tmp_path):
     assert classifier.class_names == list("abcdefghij")
 
 
+@pytest.mark.xdist_group("hub_run")
+def test_a_users_files_in_a_preset_folder_are_kept_and_a_link_is_followed(run_dir, tmp_path):
+    target = tmp_path / "preset"
+    hub.save_run_as_preset(run_dir, str(target))
+    (target / "assets").mkdir()
+    (target / "assets" / "labels.txt").write_text("mine")  # not something we write
+    with pytest.raises(hub.PresetError, match="not a keras_procrustes preset"):
+        hub.save_run_as_preset(run_dir, str(target))
+    assert (target / "assets" / "labels.txt").read_text() == "mine"
+    shutil.rmtree(target / "assets")
+    link = tmp_path / "latest"
+    link.symlink_to(target)  # a link to the preset folder: the folder is replaced in place
+    assert hub.save_run_as_preset(run_dir, str(link)) == str(link)
+    assert link.is_symlink() and (target / "config.json").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["latest", "preset"]  # nothing left aside
+
+
+@pytest.mark.xdist_group("hub_run")
+def test_cli_says_in_one_line_that_the_preset_cannot_be_written(run_dir, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        preset_command.main([run_dir, str(tmp_path / "a_file" / "preset")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "a_file" in err, err
+
+
+def test_an_old_run_folders_model_name_reads_as_it_meant():
+    # Run folders from before the names changed meaning lack "model_names".
+    from keras_procrustes.hub import run_preset
+
+    old = {"options": {"model": "resnet56"}}
+    assert run_preset.recorded_model(old) == "resnet56_baseline"
+    new = {"options": {"model": "resnet56"}, "model_names": 2}
+    assert run_preset.recorded_model(new) == "resnet56"
+    assert run_preset.recorded_model({"options": {}}) is None
+
+
 def _broken_run(run_dir, tmp_path, change):
     broken = tmp_path / "run"
     shutil.copytree(run_dir, broken, ignore=shutil.ignore_patterns("*.lock"))

@@ -60,6 +60,28 @@ def test_keras_tuner_variables_give_the_part_the_flags_give(monkeypatch, tuner_i
     assert SearchConfig.with_role(role).role() == role
 
 
+@pytest.mark.parametrize("tuner_id, flags", [
+    ("worker-a", ["--worker", "a", "--oracle", "10.0.0.1:8000"]),
+    ("chief", ["--chief", "--oracle", "10.0.0.1:8000"]),
+])
+def test_the_resume_line_keeps_the_part_keras_tuners_variables_gave(monkeypatch, tuner_id,
+                                                                    flags):
+    # Run in a new shell, the printed line must resume this process's part,
+    # not start a search of its own in the chief's folder.
+    from keras_procrustes.cli import tune as tune_command
+
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", tuner_id)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "10.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8000")
+    args = tune_command.build_parser().parse_args(["--directory", "d"])
+    words = tune_command.resume_arguments(args, KeyboardInterrupt())
+    for flag in flags:
+        assert flag in words, words
+    if "--worker" in flags:
+        assert words[words.index("--worker") + 1] == "a"
+    assert words[words.index("--oracle") + 1] == "10.0.0.1:8000"
+
+
 def test_bad_depth_is_refused():
     with pytest.raises(ValueError, match="depth=12"):
         tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 12))

@@ -20,6 +20,10 @@ from keras_procrustes.optional import MissingExtraError
 from keras_procrustes.quiet import started_as_command
 
 
+class CommandError(Exception):
+    """A user error a command states in one line, as it is (exit code 2)."""
+
+
 class Parser(argparse.ArgumentParser):
     """An `ArgumentParser` whose errors are one line and exit 2."""
 
@@ -137,4 +141,4 @@ def _user_errors():
     from keras_procrustes.training.checkpoints import RunStateError
     from keras_procrustes.training.errors import OptionError
 
-    return OptionError, (DataSourceError, RunStateError, FloatingPointError)
+    return OptionError, (CommandError, DataSourceError, RunStateError, FloatingPointError)

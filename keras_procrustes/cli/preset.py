@@ -9,7 +9,6 @@ exit code 2.
 import sys
 
 from keras_procrustes.cli import common
-from keras_procrustes.optional import MissingExtraError
 
 PROG = "keras-procrustes-preset"
 
@@ -35,6 +34,24 @@ def build_parser():
     return parser
 
 
+def run(args):
+    """Writes the preset of `args.run_dir` to `args.preset_dir`.
+
+    Raises:
+        PresetError: (a ValueError) naming the file at fault; a ValueError
+            for class names of the wrong count.
+        OSError: when the preset can't be written (permissions, a full disk).
+    """
+    from keras_procrustes import hub
+
+    names = None if args.class_names is None else args.class_names.split(",")
+    try:
+        hub.save_run_as_preset(args.run_dir, args.preset_dir, class_names=names)
+    except (ValueError, OSError) as error:
+        raise common.CommandError(str(error).splitlines()[0]) from None
+    print(f"{PROG}: wrote {args.preset_dir}")
+
+
 def main(argv=None):
     """Entry point of the command.
 
@@ -42,21 +59,9 @@ def main(argv=None):
         argv: arguments, default `sys.argv[1:]`.
 
     Returns:
-        The exit code, 0 (errors exit 2 with one line).
+        The exit code, 0 (errors exit 2 with one line; Ctrl-C exits 130).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        from keras_procrustes import hub
-    except MissingExtraError as error:
-        common.fail(parser, str(error))
-    names = None if args.class_names is None else args.class_names.split(",")
-    try:
-        hub.save_run_as_preset(args.run_dir, args.preset_dir, class_names=names)
-    except ValueError as error:  # PresetError, and class names of the wrong count
-        common.fail(parser, str(error).splitlines()[0])
-    print(f"{PROG}: wrote {args.preset_dir}")
-    return 0
+    return common.run_command(build_parser, run, argv, prog=PROG)
 
 
 def main_script():

@@ -60,8 +60,13 @@ def resume_arguments(args, interrupt):
     """
     from keras_procrustes.training.search_config import SearchConfig
 
-    return flags.command_line(SearchConfig, flags.config_values(args, SearchConfig),
-                              overwrite=False)
+    values = flags.config_values(args, SearchConfig)
+    # A part given by keras-tuner's variables is written out as its flags,
+    # so that the line resumes this process, not a search of its own.
+    role = SearchConfig(**values).role()
+    values.update({key: getattr(SearchConfig.with_role(role), key)
+                   for key in ("chief", "worker", "oracle")})
+    return flags.command_line(SearchConfig, values, overwrite=False)
 
 
 def main(argv=None):

@@ -23,13 +23,17 @@ from keras_procrustes.hub.image_classifier import ProcrustesResNetImageClassifie
 from keras_procrustes.hub.preprocessing import ProcrustesResNetImageClassifierPreprocessor
 from keras_procrustes.hub.preprocessing import ProcrustesResNetImageConverter
 from keras_procrustes.hub.presets import PresetError
+from keras_procrustes.models import names
 from keras_procrustes.models import registry
+from keras_procrustes.training.rundir import MODEL_NAMES
 
 _STACK = re.compile(r"stage[0-9]+_stack")
 _PROJECTION_KEYS = ("probability", "engine", "iterations", "seed")
 # What a preset directory of this package holds: it replaces only such a one.
+# (keras-hub writes `assets/` for tokenizers only: a folder of that name is
+# not ours.)
 PRESET_FILES = frozenset(presets.JSON_FILES + presets.WEIGHTS_FILES + (
-    "image_converter.json", "README.md", "assets"))
+    "image_converter.json", "README.md"))
 
 
 def _backbone_options(model):
@@ -148,20 +152,31 @@ def _check_destination(preset_dir):
 
 
 def _write(classifier, card, preset_dir):
-    """Writes the preset in a temporary directory, then moves it into place."""
-    parent = os.path.dirname(os.path.abspath(preset_dir))
+    """Writes the preset in a temporary directory, then swaps it into place.
+
+    A preset already there is renamed aside first and deleted only once the
+    new one is in place, so a process killed in between leaves one of them.
+    """
+    parent = os.path.dirname(preset_dir)
     os.makedirs(parent, exist_ok=True)
     partial = tempfile.mkdtemp(prefix=".preset-", dir=parent)
+    old = None
     try:
         classifier.save_to_preset(partial)
         with open(os.path.join(partial, "README.md"), "w", encoding="utf-8") as file:
             file.write(card)
         if os.path.exists(preset_dir):
-            shutil.rmtree(preset_dir)
+            old = tempfile.mkdtemp(prefix=".preset-old-", dir=parent)
+            os.rename(preset_dir, os.path.join(old, "preset"))
         os.rename(partial, preset_dir)
+    except BaseException:
+        if old is not None and not os.path.exists(preset_dir):
+            os.rename(os.path.join(old, "preset"), preset_dir)
+        raise
     finally:
-        if os.path.exists(partial):
-            shutil.rmtree(partial)
+        for folder in (partial, old):
+            if folder is not None and os.path.exists(folder):
+                shutil.rmtree(folder)
 
 
 def save_run_as_preset(run_dir, preset_dir, class_names=None):
@@ -195,10 +210,26 @@ def save_run_as_preset(run_dir, preset_dir, class_names=None):
     model = _load_best(run_dir)
     if class_names is None:
         class_names = CLASS_NAMES.get(options.get("dataset"))
-    architecture = options.get("model") if isinstance(options.get("model"), str) else None
+    architecture = recorded_model(manifest)
     classifier = classifier_from_model(model, architecture, class_names,
                                        where=os.path.join(run_dir, "best.keras"))
-    _check_destination(preset_dir)
+    target = os.path.realpath(preset_dir)  # a link to a folder: the folder
+    _check_destination(target)
     card = model_card.render(classifier, manifest, metrics)
-    _write(classifier, card, preset_dir)
+    _write(classifier, card, target)
     return preset_dir
+
+
+def recorded_model(manifest):
+    """The model name a run's manifest records, in today's names, or `None`.
+
+    Run folders written before the names changed meaning (no
+    `"model_names"` mark) are read as the trainer reads them
+    (`rundir.recorded_options`).
+    """
+    model = manifest["options"].get("model")
+    if not isinstance(model, str):
+        return None
+    if manifest.get("model_names") != MODEL_NAMES:
+        model = names.legacy_canonical_name(model)
+    return model

@@ -237,10 +237,11 @@ def _parse_2018(name, match):
     if not match["proc"] or match["baseline"]:
         raise UnknownModelName(name, "the 2018 form is spelled procresnet{D}_2018")
     depth = int(match["depth"])
-    try:
-        block_type = family_block_type(depth, match["block"])
-    except ValueError as error:
-        raise UnknownModelName(name, str(error).rstrip(".")) from None
+    if match["block"] is None and depth not in FAMILIES:
+        raise UnknownModelName(
+            name, f"{depth} is not one of He et al.'s depths ({families_text()}), so the "
+            "name needs a block type ('_basic' or '_bottleneck' before '_2018')")
+    block_type = family_block_type(depth, match["block"])
     if not is_valid_depth(depth, block_type):
         per_stage = 3 * LAYERS_PER_BLOCK[block_type]
         raise UnknownModelName(

@@ -84,7 +84,7 @@ CHECKS = {
     "channels": (lambda v: v in (None, 1, 3), "must be 1 or 3"),
     "cpu_replicas": (lambda v: is_int(v) and 0 <= v <= 64, "must be an int from 0 to 64"),
     "init_timeout": (is_count, f"{_COUNT} (seconds)"),
-    "grad_norm_every": (lambda v: v == 0 or is_count(v),
+    "grad_norm_every": (lambda v: is_int(v) and (v == 0 or is_count(v)),
                         f"must be an int from 0 (never) to {MAX_COUNT}"),
     "grad_norm_examples": (is_count, _COUNT),
     "verbose": (lambda v: v in (0, 1, 2), "must be 0, 1 or 2"),
