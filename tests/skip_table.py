@@ -9,8 +9,6 @@ and count here.
 
 _TENSORFLOW = "checked on TensorFlow"
 _SOCKETS = "plain sockets, the same on every backend: run in the TensorFlow pass (CI's time)"
-_DOCS = ("runs in the TensorFlow pass: the pages' code is backend-neutral, and what it calls "
-         "is tested on every backend by its own tests (kept to one pass for CI's time)")
 _CROSS = "starts every backend itself; run in the TensorFlow pass"
 _WHEEL = "a fresh venv and a pip install (about a minute): run once, on the TensorFlow pass"
 _IMPORTS = "imports every module, whatever the backend: once, on TensorFlow"
@@ -23,13 +21,18 @@ _JAX_PASS = ("backend-neutral (the suite starts its own JAX and torch processes)
              "KERAS_BACKEND=jax pass only")
 _QUICK_START = "the quick start trains on TensorFlow, the [train] extra's backend"
 _TUNE_ON_JAX = "the tune command on JAX (killed and resumed above on TensorFlow and torch)"
+_TUNE_ON_TF_TORCH = "the tune command checked on TensorFlow and torch"
+_HUB_COUNTS = "counted in the TensorFlow pass"
+_SITE = "runs in the TensorFlow pass: the site does not depend on the backend"
+_SOURCE = "reads the source: the same on every backend, run in the TensorFlow pass"
+_COMMAND_CHILD = "one backend's pass starts the command (its child runs TensorFlow)"
 
 # Per backend: reason -> the number of tests a whole-suite run skips for it.
 SKIPS = {
     "tensorflow": {
         "JAX's CPU devices": 1,
         "TF_CONFIG ignored on JAX and torch": 1,
-        _JAX_JOB: 8,
+        _JAX_JOB: 9,
         _JAX_PASS: 5,
         "counts jax.vjp residuals": 1,
         "float64 works on this backend": 1,
@@ -54,11 +57,14 @@ SKIPS = {
         _TUNER_JOB: 2,
         _ORACLES: 3,
         _SOCKETS: 9,
-        _DOCS: 10,
         _CROSS: 15,
         _COMMANDS: 5,
-        "the tune command checked on TensorFlow and torch": 1,
+        _TUNE_ON_TF_TORCH: 2,
         "torch trains on one device": 1,
+        _HUB_COUNTS: 14,
+        _SITE: 8,
+        _SOURCE: 2,
+        _COMMAND_CHILD: 2,
     },
     "torch": {
         "JAX's CPU devices": 1,
@@ -69,7 +75,7 @@ SKIPS = {
         _MIRRORED: 2,
         "TensorFlow's TF_CONFIG": 1,
         _WHEEL: 1,
-        _JAX_JOB: 8,
+        _JAX_JOB: 9,
         _JAX_PASS: 5,
         _TENSORFLOW: 2,
         "counts jax.vjp residuals": 1,
@@ -79,11 +85,14 @@ SKIPS = {
         "keras.distribution on JAX": 6,
         _ORACLES: 3,
         _SOCKETS: 9,
-        _DOCS: 10,
         _CROSS: 15,
         _COMMANDS: 5,
         _QUICK_START: 1,
         _TUNE_ON_JAX: 1,
+        _HUB_COUNTS: 14,
+        _SITE: 8,
+        _SOURCE: 2,
+        _COMMAND_CHILD: 2,
     },
 }
 

@@ -45,10 +45,13 @@ def _real_polar_svd(matrix):
 def polar_svd(real, imag=None):
     """Polar factor by an exact SVD.
 
-    Each matrix is first scaled to unit Frobenius norm (`_unit_frobenius`,
-    as Newton-Schulz starts): the polar factor does not depend on the
-    scale, and float32 SVDs return zeros for matrices whose entries are
-    near float32's largest value (a 8x8 one scaled by 1e37).
+    A matrix whose largest entry lies outside [2**-60, 2**60] is first
+    divided by that entry (`_in_svd_range`): the polar factor does not
+    depend on the scale, and float32 SVDs return zeros for matrices whose
+    entries are near float32's largest value (a 8x8 one scaled by 1e37).
+    Other matrices go to the SVD as they are: rescaling every one changed
+    their bits enough for torch's CPU SVD (LAPACK gesdd) to fail to
+    converge on a projected kernel that it takes unscaled.
 
     Args:
         real: real part, `(..., rows, cols)`.
@@ -58,7 +61,7 @@ def polar_svd(real, imag=None):
         A `(real, imag)` pair (`imag` is `None` for real input) holding the
         polar factor, whose nonzero singular values are all 1.
     """
-    real, imag = _unit_frobenius(real, imag)
+    real, imag = _in_svd_range(real, imag)
     if imag is None:
         return _real_polar_svd(real), None
     rows, cols = real.shape[-2], real.shape[-1]
@@ -95,6 +98,16 @@ def _peak(matrices):
 def _sum_of_squares(matrices):
     """The sum of squared entries of each matrix, `(..., 1, 1)`."""
     return ops.sum(ops.square(matrices), axis=(-2, -1), keepdims=True)
+
+
+def _in_svd_range(real, imag):
+    """Each matrix whose largest entry is outside [2**-60, 2**60], divided by that entry."""
+    parts = [real] if imag is None else [real, imag]
+    peak = ops.max(ops.stack([_peak(part) for part in parts]), axis=0)
+    outside = ops.logical_or(peak > 2.0**60, ops.logical_and(peak > 0, peak < 2.0**-60))
+    scale = ops.where(outside, peak, ops.ones_like(peak))
+    parts = [part / scale for part in parts]
+    return parts[0], None if imag is None else parts[1]
 
 
 def _unit_frobenius(real, imag):
