@@ -34,7 +34,7 @@ size=(--epochs 3 --max-train-examples 10000)
 if [ "${QUICKSTART_SMALL:-0}" = 1 ]; then
   size=(--epochs 1 --max-train-examples 64 --max-test-examples 64)
 fi
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+# The command starts quiet by itself (set TF_CPP_MIN_LOG_LEVEL for TensorFlow's logs).
 python -m keras_procrustes.cli.train --model procresnet58 --dataset fashion_mnist \
   "${size[@]}" --grad-norm-every 1 \
   --log-dir runs/quickstart --existing new "$@"

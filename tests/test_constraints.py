@@ -148,7 +148,7 @@ def _with_layer_config(path, saved, layer_name, **changes):
     ("predictions", {"iterations": 500},
      "`iterations` must be an int from 1 to 100. Received iterations=500"),
     ("transition", {"probability": 2.0},
-     "`probability` must be in [0, 1]. Received probability=2.0"),
+     "`probability` must be a number in [0, 1]. Received probability=2.0"),
 ])
 def test_a_crafted_keras_file_names_the_bad_option_first(tmp_path, layer_name, changes, first_line):
     from keras_procrustes import layers
