@@ -1,4 +1,4 @@
-"""Argument rules shared by the layers, models, constraint and training side.
+"""Argument rules shared by the layers, models, constraint and training side, and the architecture facts they check.
 
 Each rule is stated here once and imported where it is needed. The errors
 follow Keras' form: what was expected, then "Received name=value".
@@ -11,6 +11,13 @@ BLOCK_TYPES = ("bottleneck", "basic")
 # Output channels of a residual branch per unit of its inner width.
 EXPANSION = {"bottleneck": 4, "basic": 1}
 
+# Conv layers per residual block (a net's depth counts them).
+LAYERS_PER_BLOCK = {"bottleneck": 3, "basic": 2}
+
+# Stages of every CIFAR net here (He et al.'s widths 16, 32, 64 times the
+# expansion), each halving the image size after the first.
+STAGES = 3
+
 
 # What one projection may be asked for, so that a crafted `.keras` config
 # can't make training hang (1e9 iterations did). One projection of a
@@ -22,7 +29,12 @@ MAX_ALTERNATIONS = 100
 
 
 def is_int(value):
-    """True for an int that is not a bool (`True` is an int in Python)."""
+    """True for a Python int that is not a bool (`True` is an int in Python).
+
+    The one rule for ints in the package: NumPy ints are refused, as Keras'
+    own layers refuse them (`keras.layers.Dense(np.int64(3))`); pass
+    `int(value)`.
+    """
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -49,6 +61,11 @@ def is_finite_number(value):
         and isinstance(value, (int, float))
         and math.isfinite(value)
     )
+
+
+def is_positive_number(value):
+    """True for a finite int or float > 0 that is not a bool."""
+    return is_finite_number(value) and value > 0
 
 
 def check_positive_int(name, value):

@@ -1,76 +1,28 @@
 """`ProcrustesProjection`: the norm-preserving weight constraint."""
 
 import inspect
-import math
-import numbers
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_procrustes import checks
 from keras_procrustes.ops import polar
-from keras_procrustes.ops.draw import optimizer_iterations
-from keras_procrustes.ops.draw import projection_draw
 from keras_procrustes.ops import projection
 from keras_procrustes.ops import spectral
-
-def _is_traced(tensor):
-    """Whether `tensor` is symbolic: inside `tf.function` or a JAX trace.
-
-    A traced tensor has no value to inspect, so eager checks skip it.
-    """
-    from keras.src.utils import backend_utils
-    from keras.src.utils import jax_utils
-
-    return backend_utils.in_tf_graph() or jax_utils.is_in_jax_tracing_scope(
-        tensor
-    )
-
-
-def _check_finite(kernel):
-    """Raises a ValueError if a concrete `kernel` holds NaN or inf.
-
-    A traced kernel (inside `tf.function` or `jax.jit`) passes unchecked.
-
-    Args:
-        kernel: a tensor.
-    """
-    if _is_traced(kernel):
-        return
-    values = ops.convert_to_numpy(kernel)
-    nan = int(np.isnan(values).sum())
-    inf = int(np.isinf(values).sum())
-    if nan or inf:
-        raise ValueError(
-            f"The kernel of shape {tuple(values.shape)} holds {nan} NaN and "
-            f"{inf} inf of its {values.size} values; a kernel that is not "
-            "finite has no projection. The training that produced it has "
-            "diverged (try a lower learning rate)."
-        )
-
-
-def _is_real(value):
-    """A finite real number that is not a bool (numpy scalars included)."""
-    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _is_positive_number(value):
-    """A finite number > 0 (not a bool, not NaN or inf)."""
-    return checks.is_finite_number(value) and value > 0
+from keras_procrustes.ops.draw import optimizer_iterations
+from keras_procrustes.ops.draw import projection_draw
 
 
 def _check_spatial_shape(spatial_shape):
     """`spatial_shape` as stored: None, a positive int or a tuple of them."""
     if spatial_shape is None:
         return None
-    if isinstance(spatial_shape, int):  # a bool too: refused below
+    if isinstance(spatial_shape, int):  # a bool too: refused below (checks.is_positive_int)
         sizes, stored = (spatial_shape,), spatial_shape
     else:
         sizes = stored = tuple(spatial_shape)
     if len(sizes) > 2 or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes
+        checks.is_positive_int(n) for n in sizes
     ):
         raise ValueError(
             "`spatial_shape` must be None or (), (length,), (height, width) "
@@ -170,23 +122,23 @@ class ProcrustesProjection(keras.constraints.Constraint):
         operator="convolution",
     ):
         spatial_shape = _check_spatial_shape(spatial_shape)
-        if not (_is_real(probability) and 0.0 <= probability <= 1.0):
+        if not (checks.is_finite_number(probability) and 0.0 <= probability <= 1.0):
             raise ValueError(
                 "`probability` must be a number in [0, 1]. "
                 f"Received probability={probability!r}"
             )
-        if not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
+        if not checks.is_int(seed):
             raise ValueError(f"`seed` must be an int. Received seed={seed!r}")
         if engine not in polar.ENGINES:
             raise ValueError(
                 f"`engine` must be one of {polar.ENGINES}. "
                 f"Received engine={engine!r}"
             )
-        if target is not None and not _is_positive_number(target):
+        if target is not None and not checks.is_positive_number(target):
             raise ValueError(
                 f"`target` must be a finite positive number. Received target={target!r}"
             )
-        if not _is_positive_number(target_scale):
+        if not checks.is_positive_number(target_scale):
             raise ValueError(
                 "`target_scale` must be a finite positive number. "
                 f"Received target_scale={target_scale!r}"
@@ -232,7 +184,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
             variable whose name tells another `operator`.
         """
         kernel = self._checked(kernel)
-        _check_finite(kernel)
+        projection.check_finite(kernel)
         return self._project(kernel)
 
     def _checked(self, w):
@@ -266,7 +218,7 @@ class ProcrustesProjection(keras.constraints.Constraint):
             The constrained kernel, same shape and dtype.
         """
         iterations = optimizer_iterations()
-        if iterations is None and not _is_traced(ops.convert_to_tensor(w)):
+        if iterations is None and not projection.is_traced(ops.convert_to_tensor(w)):
             return self.project(w)
         kernel = self._checked(w)
         if iterations is not None and self.probability <= 0.0:

@@ -54,9 +54,9 @@ def train_and_measure(name, args, x_probe, y_probe, train_ds, info):
     import keras
 
     from keras_procrustes import models
-    from keras_procrustes.training import callbacks
     from keras_procrustes.training import lr_schedule
     from keras_procrustes.training import paper_sgd
+    from keras_procrustes.training.callbacks import norm_preservation_monitor
 
     keras.utils.set_random_seed(args.seed)
     model = models.get(name, input_shape=info.input_shape, classes=info.classes, seed=args.seed,
@@ -68,7 +68,7 @@ def train_and_measure(name, args, x_probe, y_probe, train_ds, info):
         "sparse_categorical_crossentropy", metrics=["accuracy"],
     )
     log_dir = os.path.join(args.tensorboard_dir, name)
-    monitor = callbacks.NormPreservationMonitor(x_probe, y_probe, log_dir=log_dir)
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x_probe, y_probe, log_dir=log_dir)
     model.fit(train_ds, epochs=args.epochs, steps_per_epoch=steps, verbose=2, shuffle=False,
               callbacks=[monitor, keras.callbacks.TensorBoard(log_dir)])
     return {str(epoch): ratios for epoch, ratios in monitor.history.items()}

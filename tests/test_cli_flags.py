@@ -61,7 +61,7 @@ def test_switches_and_lists_parse_into_config_values():
 
 
 def test_search_checks_its_options_without_the_command(tmp_path):
-    from keras_procrustes.training.search import search
+    from keras_procrustes.training.search.driver import search
 
     with pytest.raises(OptionError) as info:
         search("cifar10", tuner="grid", directory=str(tmp_path),
@@ -83,10 +83,10 @@ def test_the_root_shims_deprecated_in_0_4_0_are_gone(old):
 
 
 def test_old_hypermodel_name_warns():
-    from keras_procrustes.training import tuning
+    from keras_procrustes.training.search import hypermodel as hypermodels
 
     with pytest.warns(FutureWarning, match="ProcrustesResNetHyperModel"):
-        assert tuning.ProcResNetHyperModel is tuning.ProcrustesResNetHyperModel
+        assert hypermodels.ProcResNetHyperModel is hypermodels.ProcrustesResNetHyperModel
 
 
 @pytest.mark.parametrize("value", [False, 0.0, -1])

@@ -5,14 +5,14 @@ import csv
 
 import keras
 import numpy as np
+import numpy_reference
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
-from keras_procrustes.training import callbacks
-import numpy_reference
+from keras_procrustes.training.callbacks import norm_preservation_monitor
 
 
 def _chain_model():
@@ -225,7 +225,7 @@ def test_monitor_logs_ratios_to_history_csv_and_tensorboard(tmp_path):
     _, model = _chain_model()
     model.compile("sgd", "sparse_categorical_crossentropy")
     x, y = _batch(16)
-    monitor = callbacks.NormPreservationMonitor(x[:8], y[:8], every=1, log_dir=str(tmp_path / "tb"))
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x[:8], y[:8], every=1, log_dir=str(tmp_path / "tb"))
     monitor = copy.deepcopy(monitor)  # keras-tuner copies callbacks
     csv_path = str(tmp_path / "history.csv")
     history = model.fit(x, y, epochs=2, batch_size=8, verbose=0,
@@ -251,7 +251,7 @@ def test_monitor_can_keep_per_block_keys_out_of_logs():
     _, model = _chain_model()
     model.compile("sgd", "sparse_categorical_crossentropy")
     x, y = _batch(8)
-    monitor = callbacks.NormPreservationMonitor(x, y, log_each_block=False)
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x, y, log_each_block=False)
     history = model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[monitor])
     assert [k for k in history.history if k.startswith("grad_norm_ratio")] == [
         "grad_norm_ratio_max_log_deviation"]
@@ -261,11 +261,11 @@ def test_monitor_every_n_epochs():
     _, model = _chain_model()
     model.compile("sgd", "sparse_categorical_crossentropy")
     x, y = _batch(8)
-    monitor = callbacks.NormPreservationMonitor(x, y, every=2, at_start=False)
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x, y, every=2, at_start=False)
     model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[monitor])
     assert sorted(monitor.history) == [2]
     with pytest.raises(ValueError, match="every=0"):
-        callbacks.NormPreservationMonitor(x, y, every=0)
+        norm_preservation_monitor.NormPreservationMonitor(x, y, every=0)
 
 
 def test_monitor_measures_any_model_with_signal_and_operator_norms(tmp_path):
@@ -278,7 +278,7 @@ def test_monitor_measures_any_model_with_signal_and_operator_norms(tmp_path):
     model = keras.Model(inputs, outputs)
     model.compile("sgd", "sparse_categorical_crossentropy")
     x, y = _batch(8)
-    monitor = callbacks.NormPreservationMonitor(
+    monitor = norm_preservation_monitor.NormPreservationMonitor(
         x, y, log_dir=str(tmp_path / "tb"), signal_propagation=True,
         operator_norm_layers=["stem"])
     history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[monitor])
@@ -294,4 +294,4 @@ def test_monitor_measures_any_model_with_signal_and_operator_norms(tmp_path):
         assert [e.step for e in events.Tensors(tag)] == [0, 1]
     with pytest.raises(ValueError, match="name='nope'"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[
-            callbacks.NormPreservationMonitor(x, y, operator_norm_layers=["nope"])])
+            norm_preservation_monitor.NormPreservationMonitor(x, y, operator_norm_layers=["nope"])])

@@ -59,7 +59,7 @@ def test_the_docs_step_fails_on_a_broken_link_and_a_bad_docstring(tmp_path):
 
 API_PAGES = {"models": "models.md", "layers": "layers.md", "diagnostics": "diagnostics.md",
              "spectral": "spectral.md", "training": "training.md", "data": "data.md",
-             "hub": "hub.md"}
+             "hub": "hub.md", "training.callbacks": "callbacks.md"}
 
 
 @pytest.mark.parametrize("package", sorted(API_PAGES))

@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_procrustes.ops import autodiff
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
+from keras_procrustes.ops import autodiff
 
 TINY = dict(input_shape=(8, 8, 3), classes=3, include_preprocessing=False)
 
@@ -427,7 +427,7 @@ def test_the_recipe_option_sets_the_momentum_and_decays_every_parameter(recipe, 
     # decay on every parameter (batch norm and the classifier included).
     from keras_procrustes.training import TrainingConfig
     from keras_procrustes.training.build import prepare_model
-    from keras_procrustes.training.distribute import Devices
+    from keras_procrustes.training.job.distribute import Devices
 
     config = TrainingConfig(model="procresnet20_2018", recipe=recipe, epochs=2)
     config.check()

@@ -130,7 +130,7 @@ def test_core_wheel_runs_on_jax_without_tensorflow(tmp_path):
     message = ("tensorflow is not installed; this part of keras_procrustes needs the "
                "[train] extra: pip install '.[train]' in a clone of keras-procrustes")
     for module in ("keras_procrustes.training", "keras_procrustes.data",
-                   "keras_procrustes.training.tuning"):
+                   "keras_procrustes.training.search.hypermodel"):
         assert found["imports"][module] == ["MissingExtraError", message]
 
     command = subprocess.run([str(venv / "bin" / "keras-procrustes-train"), "--epochs", "1"],

@@ -10,7 +10,7 @@ from keras_procrustes.data.splits import DataInfo
 from keras_procrustes.training import build
 from keras_procrustes.training import recipe
 from keras_procrustes.training.config import TrainingConfig
-from keras_procrustes.training.distribute import Devices
+from keras_procrustes.training.job.distribute import Devices
 
 
 def _applied_rates(schedule, total):

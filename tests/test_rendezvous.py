@@ -11,10 +11,10 @@ import time
 
 import keras
 import pytest
-
-from keras_procrustes.training import rendezvous
-from keras_procrustes.training.errors import OptionError
 from processes import free_port
+
+from keras_procrustes.training.errors import OptionError
+from keras_procrustes.training.job import rendezvous
 
 TIMEOUT_S = 1
 pytestmark = pytest.mark.skipif(

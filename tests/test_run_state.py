@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 
 from keras_procrustes import data
-from keras_procrustes.training import callbacks
-from keras_procrustes.training import checkpoints
-from keras_procrustes.training import rundir
-from keras_procrustes.training import search
+from keras_procrustes.training import errors
 from keras_procrustes.training import stops
+from keras_procrustes.training.callbacks import best_model_checkpoint
+from keras_procrustes.training.callbacks import nan_guard
+from keras_procrustes.training.callbacks import run_backup
 from keras_procrustes.training.errors import OptionError
+from keras_procrustes.training.run import backup as backups
+from keras_procrustes.training.run import folder as run_folder
+from keras_procrustes.training.run import history
+from keras_procrustes.training.run import manifest as run_manifest
+from keras_procrustes.training.run import names as run_names
+from keras_procrustes.training.search import driver as search_driver
 
 
 def _model():
@@ -25,7 +31,7 @@ def _model():
 def _backed_up(folder, epochs):
     model = _model()
     x, y = np.ones((8, 4), "float32"), np.zeros(8, "int32")
-    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[checkpoints.RunBackup(str(folder))])
+    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[run_backup.RunBackup(str(folder))])
     return model
 
 
@@ -33,15 +39,15 @@ def test_backup_round_trip_and_cleanup_keeps_foreign_files(tmp_path):
     folder = tmp_path / "backup"
     model = _backed_up(folder, 3)
     assert sorted(os.listdir(folder)) == ["backup.json", "epoch-0003.weights.h5"]
-    epoch, weights = checkpoints.read_backup(str(folder))
+    epoch, weights = backups.read_backup(str(folder))
     assert epoch == 3
     restored = _model()
-    checkpoints.restore(restored, weights)
+    backups.restore(restored, weights)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored.layers[0].kernel),
                                   keras.ops.convert_to_numpy(model.layers[0].kernel))
     assert int(keras.ops.convert_to_numpy(restored.optimizer.iterations)) == 3
     (folder / "notes.txt").write_text("a user's file")
-    checkpoints.remove_backup(str(folder))
+    backups.remove_backup(str(folder))
     assert os.listdir(folder) == ["notes.txt"]
 
 
@@ -63,40 +69,40 @@ def test_unusable_backup_is_refused_not_ignored(tmp_path, damage, message):
         metadata.write_text('{"epoch": 2, "wei')
     else:
         metadata.unlink()
-    with pytest.raises(checkpoints.RunStateError, match=message):
-        checkpoints.read_backup(str(folder))
+    with pytest.raises(errors.RunStateError, match=message):
+        backups.read_backup(str(folder))
 
 
 def test_weights_of_another_model_are_refused(tmp_path):
     _backed_up(tmp_path / "backup", 1)
-    _, weights = checkpoints.read_backup(str(tmp_path / "backup"))
+    _, weights = backups.read_backup(str(tmp_path / "backup"))
     other = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
     other.compile("sgd", "mse")
-    with pytest.raises(checkpoints.RunStateError, match="does not fit this model"):
-        checkpoints.restore(other, weights)
+    with pytest.raises(errors.RunStateError, match="does not fit this model"):
+        backups.restore(other, weights)
 
 
 def test_best_checkpoint_remembers_the_best_of_a_resumed_run(tmp_path):
     model = _model()
     record = {"epoch": 2, "val_accuracy": 0.9, "test_error": 0.1}
     (tmp_path / "best.keras").write_bytes(b"the epoch-2 model")
-    checkpoint = checkpoints.BestModelCheckpoint(str(tmp_path), best=record)
+    checkpoint = best_model_checkpoint.BestModelCheckpoint(str(tmp_path), best=record)
     checkpoint.set_model(model)
     checkpoint.on_epoch_end(2, {"val_accuracy": 0.5})  # worse: keep epoch 2's model
     assert (tmp_path / "best.keras").read_bytes() == b"the epoch-2 model"
     checkpoint.on_epoch_end(3, {"val_accuracy": 0.95})
     assert keras.models.load_model(tmp_path / "best.keras").output_shape == (None, 2)
-    assert checkpoints.read_best(str(tmp_path)) == {
+    assert backups.read_best(str(tmp_path)) == {
         "epoch": 4, "val_accuracy": 0.95, "test_error": pytest.approx(0.05)}
 
 
 def test_overwrite_clears_only_the_search_files(tmp_path):
     project = tmp_path / "p"
     (project / "trial_00").mkdir(parents=True)
-    for name in ("oracle.json", "tuner0.json", search.MARKER, "best.keras", "mine.txt"):
+    for name in ("oracle.json", "tuner0.json", run_names.SEARCH_MARKER, "best.keras", "mine.txt"):
         (project / name).write_text("x")
     (project / "my_data").mkdir()
-    search.clear_project(str(project))
+    search_driver.clear_project(str(project))
     assert sorted(os.listdir(project)) == ["mine.txt", "my_data"]
 
 
@@ -154,43 +160,43 @@ def test_process_shards_make_up_every_global_batch():
 def _old_run(folder, model):
     """A run folder as the old names left it: an old model name, one epoch backed up."""
     _backed_up(folder / "backup", 1)
-    (folder / rundir.HISTORY).write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
+    (folder / run_names.HISTORY).write_text("epoch,accuracy,loss,val_accuracy,val_loss\n"
                                          "0,0.5,1.0,0.5,1.0\n")
     manifest = {"status": "running", "options": {"model": model, "dataset": "cifar10"}}
-    (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
+    (folder / run_names.MANIFEST).write_text(json.dumps(manifest))
 
 
 def test_an_old_run_folder_resumes_under_its_new_model_name(tmp_path):
     _old_run(tmp_path, "resnet164")  # old name of He et al.'s ResNet-164
     options = {"model": "resnet164_baseline", "dataset": "cifar10"}
-    run = rundir.plan(str(tmp_path), "resume", options, "resnet164_baseline")
+    run = run_folder.plan(str(tmp_path), "resume", options, "resnet164_baseline")
     assert run.first_epoch == 1 and run.weights_path.endswith("epoch-0001.weights.h5")
     with pytest.raises(OptionError, match=(
             "model='resnet164': means 'procresnet166' now; the unfinished run in .* is "
             r"'resnet164_baseline' \(recorded as 'resnet164', an old name\): rerun with "
             "--model resnet164_baseline")):
-        rundir.plan(str(tmp_path), "resume", {"model": "procresnet166", "dataset": "cifar10"},
+        run_folder.plan(str(tmp_path), "resume", {"model": "procresnet166", "dataset": "cifar10"},
                     "resnet164")
-    rundir.claim(run, options, {})  # resuming rewrites the manifest in the new names
-    manifest = json.loads((tmp_path / rundir.MANIFEST).read_text())
-    assert manifest["model_names"] == rundir.MODEL_NAMES and manifest["options"] == options
-    assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1
+    run_manifest.claim(run, options, {})  # resuming rewrites the manifest in the new names
+    manifest = json.loads((tmp_path / run_names.MANIFEST).read_text())
+    assert manifest["model_names"] == run_manifest.MODEL_NAMES and manifest["options"] == options
+    assert run_folder.plan(str(tmp_path), "resume", options).first_epoch == 1
 
 
 def test_an_old_name_that_no_longer_parses_resumes_under_its_spelling(tmp_path):
     _old_run(tmp_path, "procresnet13")  # old name: bottleneck, one block a stage
     options = {"model": "procresnet13_bottleneck", "dataset": "cifar10"}
-    assert rundir.plan(str(tmp_path), "resume", options).first_epoch == 1
+    assert run_folder.plan(str(tmp_path), "resume", options).first_epoch == 1
 
 
 def _resumable(folder, epochs, history):
     """A run folder killed after `epochs` epochs, its history.csv as given (`None`: none)."""
     _backed_up(folder / "backup", epochs)
-    manifest = {"status": "running", "model_names": rundir.MODEL_NAMES,
+    manifest = {"status": "running", "model_names": run_manifest.MODEL_NAMES,
                 "options": {"model": "procresnet13_bottleneck"}}
-    (folder / rundir.MANIFEST).write_text(json.dumps(manifest))
+    (folder / run_names.MANIFEST).write_text(json.dumps(manifest))
     if history is not None:
-        (folder / rundir.HISTORY).write_text(history)
+        (folder / run_names.HISTORY).write_text(history)
 
 
 HEADER = "epoch,accuracy,loss,val_accuracy,val_loss\n"
@@ -208,8 +214,8 @@ def test_a_resume_with_a_missing_short_or_damaged_history_is_refused(tmp_path, c
     from keras_procrustes.cli import train as train_command
 
     _resumable(tmp_path, 2, history)
-    with pytest.raises(checkpoints.RunStateError, match=said):
-        rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    with pytest.raises(errors.RunStateError, match=said):
+        run_folder.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
     with pytest.raises(SystemExit) as exit_info:
         train_command.main(["--model", "procresnet13_bottleneck", "--log-dir", str(tmp_path)])
     err = capsys.readouterr().err
@@ -220,22 +226,22 @@ def test_a_resume_with_a_missing_short_or_damaged_history_is_refused(tmp_path, c
 def test_a_resume_trims_the_history_to_the_epochs_of_its_backup(tmp_path):
     rows = "".join(f"{e},0.5,1.0,0.{e + 1},1.0\n" for e in range(3))
     _resumable(tmp_path, 2, HEADER + rows)
-    run = rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    run = run_folder.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
     assert run.first_epoch == 2
-    rundir.claim(run, {"model": "procresnet13_bottleneck"}, {})
-    assert [row["val_accuracy"] for row in rundir.read_history(str(tmp_path))] == ["0.1", "0.2"]
+    run_manifest.claim(run, {"model": "procresnet13_bottleneck"}, {})
+    assert [row["val_accuracy"] for row in history.read_history(str(tmp_path))] == ["0.1", "0.2"]
 
 
 def test_ctrl_c_leaves_the_run_interrupted_and_a_rerun_resumes_it(tmp_path):
     _resumable(tmp_path, 1, HEADER + "0,0.5,1.0,0.5,1.0\n")
-    guard = callbacks.NaNGuard(str(tmp_path / "backup"))
+    guard = nan_guard.NaNGuard(str(tmp_path / "backup"))
     guard.epoch = 1  # Ctrl-C in epoch 2
-    run = rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
-    with pytest.raises(stops.RunInterrupted, match="interrupted in epoch 2 of 3"):
+    run = run_folder.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    with pytest.raises(errors.RunInterrupted, match="interrupted in epoch 2 of 3"):
         with stops.explained(run, 3, guard):
             raise KeyboardInterrupt
-    assert rundir.read_manifest(str(tmp_path))["status"] == "interrupted"
-    again = rundir.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
+    assert run_manifest.read_manifest(str(tmp_path))["status"] == "interrupted"
+    again = run_folder.plan(str(tmp_path), "resume", {"model": "procresnet13_bottleneck"})
     assert again.first_epoch == 1
-    rundir.claim(again, {"model": "procresnet13_bottleneck"}, {})
-    assert rundir.read_manifest(str(tmp_path))["status"] == "running"
+    run_manifest.claim(again, {"model": "procresnet13_bottleneck"}, {})
+    assert run_manifest.read_manifest(str(tmp_path))["status"] == "running"

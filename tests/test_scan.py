@@ -6,12 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_procrustes.ops import autodiff
-from keras_procrustes.training import callbacks
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
 from keras_procrustes.layers.conv import conv_same
+from keras_procrustes.ops import autodiff
+from keras_procrustes.training.callbacks import norm_preservation_monitor
 
 
 def _close(actual, expected, tolerance=1e-5):
@@ -194,7 +194,7 @@ def test_scanned_model_equals_unrolled_and_measures_every_block(name):
     x, y = _data(8)
     _close(scanned.predict(x, verbose=0), unrolled.predict(x, verbose=0))
     expected = diagnostics.gradient_norm_ratios(unrolled, x, y)
-    monitor = callbacks.NormPreservationMonitor(x, y, at_start=False)
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x, y, at_start=False)
     monitor.set_model(scanned)
     logs = {}
     monitor.on_epoch_end(0, logs)  # diagnostics.gradient_norm_ratios

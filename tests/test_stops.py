@@ -8,10 +8,10 @@ import time
 import keras
 import numpy as np
 import pytest
+from processes import free_port
 
 from keras_procrustes.training import CtrlCBetweenBatches
-from keras_procrustes.training import search_worker
-from processes import free_port
+from keras_procrustes.training.search import worker as search_worker
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from keras_procrustes.training.tensorboard import RunTensorBoard  # noqa: E402
+from keras_procrustes.training.callbacks.run_tensorboard import RunTensorBoard  # noqa: E402
 
 
 def _events(folder):

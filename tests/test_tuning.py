@@ -11,13 +11,17 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+from processes import ROOT
+from processes import child_env
+from processes import free_port
+from processes import takes_ctrl_c
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from keras_procrustes.data import sources
-from keras_procrustes.training import callbacks
-from keras_procrustes.training import tuning
-from processes import ROOT, child_env, free_port, takes_ctrl_c
+from keras_procrustes.training.callbacks import norm_preservation_monitor
+from keras_procrustes.training.callbacks import training_monitor
+from keras_procrustes.training.search import hypermodel as hypermodels
 
 
 def _arrays(count):
@@ -27,7 +31,7 @@ def _arrays(count):
 
 
 def test_hypermodel_builds_the_space():
-    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 20))
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 20))
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     assert set(hp.values) == {"lr", "weight_decay", "depth", "projection_probability",
@@ -48,7 +52,7 @@ def test_hypermodel_builds_the_space():
     ("worker-a", ("worker", "a", "10.0.0.1:8000")),  # the ID `--worker a` gives keras-tuner
 ])
 def test_keras_tuner_variables_give_the_part_the_flags_give(monkeypatch, tuner_id, role):
-    from keras_procrustes.training.search_config import SearchConfig
+    from keras_procrustes.training.search.config import SearchConfig
 
     monkeypatch.setenv("KERASTUNER_TUNER_ID", tuner_id)
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "10.0.0.1")
@@ -84,20 +88,20 @@ def test_the_resume_line_keeps_the_part_keras_tuners_variables_gave(monkeypatch,
 
 def test_bad_depth_is_refused():
     with pytest.raises(ValueError, match="depth=12"):
-        tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 12))
+        hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 12))
     with pytest.raises(ValueError, match="kind='grid'"):
-        tuning.make_tuner(tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,)), kind="grid")
+        hypermodels.make_tuner(hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,)), kind="grid")
 
 
 @pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
 def test_the_same_seed_draws_the_same_trials(tmp_path, kind):
     # keras-tuner reads a seed of 0 as none and draws one at random; the
     # default seed 0 must still give the same first hyperparameters.
-    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 20),
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11, 20),
                                                    batch_sizes=(16, 32, 64))
     drawn = []
     for run in range(2):
-        tuner = tuning.make_tuner(hypermodel, kind=kind, max_trials=3, seed=0,
+        tuner = hypermodels.make_tuner(hypermodel, kind=kind, max_trials=3, seed=0,
                                   directory=str(tmp_path), project_name=f"{kind}{run}")
         trials = [tuner.oracle.create_trial(f"tuner{i}") for i in range(3)]
         drawn.append([trial.hyperparameters.values for trial in trials])
@@ -120,12 +124,12 @@ command_on_tensorflow_and_torch = pytest.mark.skipif(
                                   pytest.param("hyperband", marks=oracle_on_tensorflow)])
 def test_search_completes_and_best_model_predicts(tmp_path, kind):
     x, y = _arrays(64)
-    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
-    tuner = tuning.make_tuner(hypermodel, kind=kind, max_trials=2, max_epochs=2,
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
+    tuner = hypermodels.make_tuner(hypermodel, kind=kind, max_trials=2, max_epochs=2,
                               directory=str(tmp_path), project_name=kind)
-    monitor = callbacks.NormPreservationMonitor(x[:8], y[:8], at_start=False)
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x[:8], y[:8], at_start=False)
     tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
-                 callbacks=[monitor, callbacks.TrainingMonitor(len(x))])
+                 callbacks=[monitor, training_monitor.TrainingMonitor(len(x))])
     trials = tuner.oracle.get_best_trials(10)
     assert len(trials) >= 2 and all(t.status == "COMPLETED" for t in trials)
     for trial in trials:  # the deep-copied monitors put their figures in logs
@@ -143,8 +147,8 @@ def test_search_completes_and_best_model_predicts(tmp_path, kind):
 def test_each_trial_logs_to_its_own_tensorboard_folder_with_its_hyperparameters(tmp_path):
     """keras-tuner does this on TensorFlow only; make_tuner's tuner on every backend."""
     x, y = _arrays(32)
-    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16,))
-    tuner = tuning.make_tuner(hypermodel, kind="random", max_trials=2,
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16,))
+    tuner = hypermodels.make_tuner(hypermodel, kind="random", max_trials=2,
                               directory=str(tmp_path), project_name="p")
     logs = tmp_path / "logs"
     tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
@@ -168,7 +172,7 @@ def test_fit_rebatches_a_dataset(tmp_path):
 
     x, y = _arrays(32)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
-    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(8,))
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(8,))
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     sizes = []
@@ -183,7 +187,7 @@ def test_fit_rebatches_a_dataset(tmp_path):
 
 def test_batch_size_and_lr_scale_with_replicas():
     x, y = _arrays(30)
-    hypermodel = tuning.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(4,),
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(4,),
                                              replicas=3)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
@@ -374,7 +378,7 @@ def test_trials_pad_raw_arrays_to_the_image_size_of_the_model(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (32, 8, 8, 1), dtype="uint8")  # grey, raw, as the sources give
     y = (x.mean(axis=(1, 2, 3)) > 127).astype("int32")
-    hypermodel = tuning.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,),
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,),
                                                    image_size=12, channels=3)
     hp = keras_tuner.HyperParameters()
     history = hypermodel.fit(hp, hypermodel.build(hp), x, y, validation_data=(x, y), epochs=1,
@@ -383,14 +387,14 @@ def test_trials_pad_raw_arrays_to_the_image_size_of_the_model(tmp_path):
 
 
 def test_a_search_whose_trials_all_failed_says_why(tmp_path):
-    from keras_procrustes.training import search
-    from keras_procrustes.training.checkpoints import RunStateError
+    from keras_procrustes.training.errors import RunStateError
+    from keras_procrustes.training.search import driver as search_driver
 
     x, y = _arrays(16)  # 8 x 8 images for a model of 12 x 12: every trial fails
-    hypermodel = tuning.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,))
-    tuner = tuning.make_tuner(hypermodel, max_trials=1, directory=str(tmp_path), project_name="p")
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((12, 12, 3), 2, depths=(11,), batch_sizes=(16,))
+    tuner = hypermodels.make_tuner(hypermodel, max_trials=1, directory=str(tmp_path), project_name="p")
     tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)
     with pytest.raises(RunStateError, match="no trial .* completed: the last failed with "
                                             ".*expected shape=.*12, 12, 3"):
-        search._save_best(tuner, str(tmp_path / "p"))
+        search_driver._save_best(tuner, str(tmp_path / "p"))
     assert not os.path.exists(tmp_path / "p" / "best.keras")

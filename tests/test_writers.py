@@ -12,16 +12,21 @@ import time
 
 import keras
 import pytest
+from processes import child_env
+from processes import takes_ctrl_c
 
 from keras_procrustes.cli import train as train_command
 from keras_procrustes.data import sources
-from keras_procrustes.training import callbacks
-from keras_procrustes.training import folder_lock
-from keras_procrustes.training import rundir
-from keras_procrustes.training import search
-from keras_procrustes.training.search_config import SearchConfig
+from keras_procrustes.training import errors
+from keras_procrustes.training.callbacks import nan_guard
 from keras_procrustes.training.errors import OptionError
-from processes import child_env, takes_ctrl_c
+from keras_procrustes.training.run import folder as run_folder
+from keras_procrustes.training.run import history
+from keras_procrustes.training.run import lock as folder_lock
+from keras_procrustes.training.run import manifest as run_manifest
+from keras_procrustes.training.run import names as run_names
+from keras_procrustes.training.search import driver as search_driver
+from keras_procrustes.training.search.config import SearchConfig
 
 OPTIONS = {"model": "procresnet13_bottleneck", "dataset": "fashion_mnist", "lr": 0.1}
 
@@ -51,56 +56,56 @@ def _last_line(stderr):
 
 def _finished_run(folder):
     folder.mkdir(parents=True)
-    (folder / rundir.MANIFEST).write_text(json.dumps({"status": "finished", "options": OPTIONS}))
+    (folder / run_names.MANIFEST).write_text(json.dumps({"status": "finished", "options": OPTIONS}))
 
 
 def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
     folder = tmp_path / "run"
-    run = rundir.open_run(str(folder), "resume", OPTIONS)
-    assert os.path.exists(folder / folder_lock.LOCK_FILE)
-    with pytest.raises(folder_lock.FolderBusyError) as refused:
-        rundir.open_run(str(folder), "resume", OPTIONS)
+    run = run_folder.open_run(str(folder), "resume", OPTIONS)
+    assert os.path.exists(folder / run_names.LOCK_FILE)
+    with pytest.raises(errors.FolderBusyError) as refused:
+        run_folder.open_run(str(folder), "resume", OPTIONS)
     said = str(refused.value)
     assert str(folder) in said and "a training run (keras-procrustes-train)" in said
     assert f"pid {os.getpid()}" in said
     config = SearchConfig(directory=str(tmp_path), project_name="run")
-    with pytest.raises(folder_lock.FolderBusyError, match="a training run"):
-        search._lock_project(str(folder), config)  # a search started at the same moment
+    with pytest.raises(errors.FolderBusyError, match="a training run"):
+        search_driver._lock_project(str(folder), config)  # a search started at the same moment
     run.lock.release()
     assert not os.path.exists(folder)  # made for the run, left empty: removed with the lock
     folder.mkdir()
     lock = folder_lock.acquire(str(folder), "tune")  # a search that has not marked it yet
-    with pytest.raises(folder_lock.FolderBusyError, match=r"a search \(keras-procrustes-tune\)"):
-        rundir.open_run(str(folder), "resume", OPTIONS)
+    with pytest.raises(errors.FolderBusyError, match=r"a search \(keras-procrustes-tune\)"):
+        run_folder.open_run(str(folder), "resume", OPTIONS)
     lock.release()
-    lock = search._lock_project(str(folder), config)
+    lock = search_driver._lock_project(str(folder), config)
     for _ in range(2):  # marked by the search: refused by name, while it runs and after
         with pytest.raises(OptionError, match="holds a search of keras-procrustes-tune"):
-            rundir.open_run(str(folder), "resume", OPTIONS)
+            run_folder.open_run(str(folder), "resume", OPTIONS)
         lock.release()
 
 
 def test_train_and_tune_refuse_each_others_finished_folders(tmp_path):
     _finished_run(tmp_path / "p")
-    manifest_before = (tmp_path / "p" / rundir.MANIFEST).read_text()
+    manifest_before = (tmp_path / "p" / run_names.MANIFEST).read_text()
     config = SearchConfig(directory=str(tmp_path), project_name="p")
     with pytest.raises(OptionError, match="holds a training run of keras-procrustes-train"):
         config.check()
     with pytest.raises(OptionError, match="holds a training run"):
-        search._lock_project(str(tmp_path / "p"), config)
-    assert sorted(os.listdir(tmp_path / "p")) == [rundir.MANIFEST]  # no lock left, no marker
-    assert (tmp_path / "p" / rundir.MANIFEST).read_text() == manifest_before
+        search_driver._lock_project(str(tmp_path / "p"), config)
+    assert sorted(os.listdir(tmp_path / "p")) == [run_names.MANIFEST]  # no lock left, no marker
+    assert (tmp_path / "p" / run_names.MANIFEST).read_text() == manifest_before
 
 
 def test_new_runs_started_together_take_different_folders(tmp_path):
     free = str(tmp_path / "free")
-    first, second = (rundir.open_run(free, "new", OPTIONS) for _ in range(2))
+    first, second = (run_folder.open_run(free, "new", OPTIONS) for _ in range(2))
     assert (first.path, second.path) == (free, f"{free}-2")
     taken = tmp_path / "taken"
     _finished_run(taken)
     (tmp_path / "taken-2").mkdir()  # an empty folder is free
     (tmp_path / "taken-3").write_text("a user's file")
-    runs = [rundir.open_run(str(taken), "new", OPTIONS) for _ in range(2)]
+    runs = [run_folder.open_run(str(taken), "new", OPTIONS) for _ in range(2)]
     assert [run.path for run in runs] == [f"{taken}-2", f"{taken}-4"]
     assert (tmp_path / "taken-3").read_text() == "a user's file"
     for run in [first, second, *runs]:
@@ -109,8 +114,10 @@ def test_new_runs_started_together_take_different_folders(tmp_path):
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from keras_procrustes.training import rundir
-    run = rundir.open_run(sys.argv[1], "resume", {"model": "procresnet13_bottleneck"})
+    from keras_procrustes.training.run import folder as run_folder
+    from keras_procrustes.training.run import history
+    from keras_procrustes.training.run import names as run_names
+    run = run_folder.open_run(sys.argv[1], "resume", {"model": "procresnet13_bottleneck"})
     print("locked", flush=True)
     time.sleep(120)
 """)
@@ -122,13 +129,13 @@ def test_a_run_killed_with_sigkill_does_not_lock_its_folder(tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(folder_lock.FolderBusyError, match=f"pid {holder.pid} on host"):
-            rundir.open_run(str(folder), "resume", OPTIONS)
+        with pytest.raises(errors.FolderBusyError, match=f"pid {holder.pid} on host"):
+            run_folder.open_run(str(folder), "resume", OPTIONS)
     finally:
         holder.kill()
         holder.wait()
-    assert os.path.exists(folder / folder_lock.LOCK_FILE)  # left by the killed holder
-    run = rundir.open_run(str(folder), "resume", OPTIONS)
+    assert os.path.exists(folder / run_names.LOCK_FILE)  # left by the killed holder
+    run = run_folder.open_run(str(folder), "resume", OPTIONS)
     assert run.path == str(folder) and run.first_epoch == 0
     run.lock.release()
 
@@ -162,7 +169,7 @@ def test_a_dangling_symlink_log_dir_is_one_line(tmp_path, capsys):
 
 
 def test_the_nan_stop_names_existing_new(tmp_path):
-    guard = callbacks.NaNGuard(str(tmp_path / "backup"))
+    guard = nan_guard.NaNGuard(str(tmp_path / "backup"))
     guard.on_epoch_begin(0)
     with pytest.raises(FloatingPointError, match="lower --lr and --existing new"):
         guard.on_train_batch_end(3, {"loss": math.nan})
@@ -179,7 +186,7 @@ def test_a_nan_validation_loss_stops_fit_at_that_epoch():
     with pytest.raises(FloatingPointError,
                        match=r"^The validation value val_loss became nan at the end of epoch 1;"):
         model.fit(x, y, validation_data=(x * math.nan, y), epochs=3, verbose=0,
-                  callbacks=[callbacks.NaNGuard(), history])
+                  callbacks=[nan_guard.NaNGuard(), history])
     assert history.epoch == []  # stopped before any later callback took the epoch
 
 
@@ -206,14 +213,14 @@ def test_two_commands_at_once_in_one_folder_one_runs_one_is_refused(tmp_path):
                 or "holds a training run" in line or "holds a search" in line, line
     winner = results.index(next(r for r in results if r[0] == 0))
     if winner < 2:  # a training run: its own options, one row per epoch, its metrics
-        manifest = json.loads((tmp_path / "both" / rundir.MANIFEST).read_text())
+        manifest = json.loads((tmp_path / "both" / run_names.MANIFEST).read_text())
         assert manifest["kind"] == "train" and manifest["options"]["seed"] == winner
         assert manifest["options"]["lr"] == (0.05 if winner else 0.1)
-        rows = rundir.read_history(str(tmp_path / "both"))
+        rows = history.read_history(str(tmp_path / "both"))
         assert [row["epoch"] for row in rows] == ["0"]  # one writer: one row per epoch
         metrics = json.loads((tmp_path / "both" / "metrics.json").read_text())
         assert metrics["seed"] == winner and len(metrics["test_error_per_epoch"]) == 1
-    assert not os.path.exists(tmp_path / "both" / folder_lock.LOCK_FILE)
+    assert not os.path.exists(tmp_path / "both" / run_names.LOCK_FILE)
 
 
 def _ctrl_c_in_epoch_2(command, again_after_the_line=False):
@@ -254,7 +261,7 @@ def test_ctrl_c_stops_the_run_on_this_backend(tmp_path):
     err = _ctrl_c_in_epoch_2(command, again_after_the_line=True)
     assert "interrupted in epoch 2 of 3" in _last_line(err) and "Traceback" not in err
     assert "Exception ignored" not in err and "KeyboardInterrupt" not in err
-    manifest = json.loads((tmp_path / "run" / rundir.MANIFEST).read_text())
+    manifest = json.loads((tmp_path / "run" / run_names.MANIFEST).read_text())
     assert manifest["status"] == "interrupted"
 
 
@@ -273,8 +280,8 @@ def test_ctrl_c_mid_epoch_says_where_and_the_command_that_resumes(tmp_path):
     resume = shlex.split(line.split("Resume with: ", 1)[1])
     assert resume[:3] == [sys.executable, "-m", "keras_procrustes.cli.train"]
     assert resume[resume.index("--log-dir") + 1] == new_dir and "--existing" not in resume
-    assert not [n for n in os.listdir(new_dir) if "partial" in n or n == folder_lock.LOCK_FILE]
-    assert rundir.read_manifest(new_dir)["status"] == "interrupted"
+    assert not [n for n in os.listdir(new_dir) if "partial" in n or n == run_names.LOCK_FILE]
+    assert run_manifest.read_manifest(new_dir)["status"] == "interrupted"
     result = subprocess.run(resume, capture_output=True, text=True, timeout=600, env=child_env(),
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -344,15 +351,16 @@ def test_a_full_disk_is_one_line_keeps_the_state_and_the_rerun_resumes(tmp_path)
 
 
 def test_a_write_that_fails_leaves_no_partial_file(tmp_path):
-    from keras_procrustes.training import checkpoints
+    from keras_procrustes.training import errors
+    from keras_procrustes.training.run import atomic
 
     path = tmp_path / "state.json"
-    checkpoints.write_json(str(path), {"epoch": 1})
+    atomic.write_json(str(path), {"epoch": 1})
     with pytest.raises(KeyboardInterrupt):
-        with checkpoints.writing(str(path)) as partial:
+        with atomic.writing(str(path)) as partial:
             with open(partial, "w") as handle:
                 handle.write('{"epo')
             raise KeyboardInterrupt
     assert os.listdir(tmp_path) == ["state.json"]
     assert json.loads(path.read_text()) == {"epoch": 1}
-    assert checkpoints.is_disk_full(OSError(28, "No space left on device"))
+    assert errors.is_disk_full(OSError(28, "No space left on device"))

@@ -138,7 +138,7 @@ def _user_errors():
     Importing them imports the training side, so a missing extra shows here.
     """
     from keras_procrustes.data import DataSourceError
-    from keras_procrustes.training.checkpoints import RunStateError
     from keras_procrustes.training.errors import OptionError
+    from keras_procrustes.training.errors import RunStateError
 
     return OptionError, (CommandError, DataSourceError, RunStateError, FloatingPointError)

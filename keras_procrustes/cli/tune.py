@@ -26,7 +26,7 @@ def build_parser():
     Raises:
         MissingExtraError: without the `train` extra.
     """
-    from keras_procrustes.training.search_config import SearchConfig
+    from keras_procrustes.training.search.config import SearchConfig
 
     parser = common.Parser(
         prog=PROG,
@@ -37,8 +37,8 @@ def build_parser():
 
 def run(args):
     """Runs the search the parsed options describe; returns the best values."""
-    from keras_procrustes.training.search import search
-    from keras_procrustes.training.search_config import SearchConfig
+    from keras_procrustes.training.search.config import SearchConfig
+    from keras_procrustes.training.search.driver import search
 
     _, best = search(SearchConfig(**flags.config_values(args, SearchConfig)))
     if best is None:
@@ -58,7 +58,7 @@ def resume_arguments(args, interrupt):
     Returns:
         A list of arguments.
     """
-    from keras_procrustes.training.search_config import SearchConfig
+    from keras_procrustes.training.search.config import SearchConfig
 
     values = flags.config_values(args, SearchConfig)
     # A part given by keras-tuner's variables is written out as its flags,

@@ -26,7 +26,7 @@ def is_2018_form(architecture):
 
 
 @keras.saving.register_keras_serializable(package="keras_procrustes")
-class ProcrustesResNetBackbone(FeaturePyramidBackbone):
+class ProcrustesResNetBackbone(presets.CheckedFromPreset, FeaturePyramidBackbone):
     """A Procrustes ResNet (or He et al.'s baseline) as a keras-hub backbone.
 
     Any name `keras_procrustes.models.get` builds: the 2020 form
@@ -125,23 +125,3 @@ class ProcrustesResNetBackbone(FeaturePyramidBackbone):
             "format_version": self.format_version,
         })
         return config
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """`keras_hub.models.Backbone.from_preset`, with clear refusals.
-
-        Args:
-            preset: a preset directory, or a Kaggle / Hugging Face handle.
-            load_weights: load the weights (else random ones).
-            **kwargs: passed to keras-hub's `from_preset`.
-
-        Returns:
-            A `ProcrustesResNetBackbone`.
-
-        Raises:
-            PresetError: (a ValueError) for a registry name without
-                published weights, or a preset directory that can't be used,
-                naming the file.
-        """
-        presets.check_preset(preset)
-        return super().from_preset(preset, load_weights=load_weights, **kwargs)

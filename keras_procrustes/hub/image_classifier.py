@@ -35,7 +35,7 @@ def _head(backbone, num_classes, activation, head_dtype):
 
 
 @keras.saving.register_keras_serializable(package="keras_procrustes")
-class ProcrustesResNetImageClassifier(_hub.models.ImageClassifier):
+class ProcrustesResNetImageClassifier(presets.CheckedFromPreset, _hub.models.ImageClassifier):
     """A Procrustes ResNet image classifier for KerasHub.
 
     The backbone's features, pooled and classified as the package's models
@@ -90,23 +90,3 @@ class ProcrustesResNetImageClassifier(_hub.models.ImageClassifier):
         config.update({"num_classes": self.num_classes, "activation": self.activation,
                        "class_names": self.class_names})
         return config
-
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """`keras_hub.models.ImageClassifier.from_preset`, with clear refusals.
-
-        Args:
-            preset: a preset directory, or a Kaggle / Hugging Face handle.
-            load_weights: load the weights (else random ones).
-            **kwargs: passed to keras-hub's `from_preset`.
-
-        Returns:
-            A `ProcrustesResNetImageClassifier`.
-
-        Raises:
-            PresetError: (a ValueError) for a registry name without
-                published weights, or a preset directory that can't be used,
-                naming the file.
-        """
-        presets.check_preset(preset)
-        return super().from_preset(preset, load_weights=load_weights, **kwargs)

@@ -10,6 +10,7 @@ line; registry names (`procresnet166`) have no published weights yet, and
 import json
 import os
 
+from keras_procrustes.checks import is_int
 from keras_procrustes.models import presets as model_presets
 from keras_procrustes.models import registry
 
@@ -37,12 +38,12 @@ def check_format_version(format_version, where="the backbone's config"):
         PresetError: for a version that is not an int from 1 to
             `FORMAT_VERSION`, naming `where`.
     """
-    if isinstance(format_version, int) and 1 <= format_version <= FORMAT_VERSION:
+    if is_int(format_version) and 1 <= format_version <= FORMAT_VERSION:
         return
     raise PresetError(
         f"{where} is a keras_procrustes preset of format version "
         f"{format_version!r}; this keras_procrustes reads versions 1 to "
-        f"{FORMAT_VERSION}: upgrade it (pip install -U 'keras-procrustes[hub]')."
+        f"{FORMAT_VERSION}: upgrade keras_procrustes (git pull in its clone, then pip install '.[hub]')."
     )
 
 
@@ -158,3 +159,30 @@ def check_preset(preset):
         check_preset_dir(preset)
     elif _is_registry_name(preset):
         raise _no_weights(preset)
+
+
+class CheckedFromPreset:
+    """keras-hub's `from_preset`, refusing first what keras-hub would fail on unclearly.
+
+    Put first among the bases of a keras-hub model class.
+    """
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """keras-hub's `from_preset`, with clear refusals.
+
+        Args:
+            preset: a preset directory, or a Kaggle / Hugging Face handle.
+            load_weights: load the weights (else random ones).
+            **kwargs: passed to keras-hub's `from_preset`.
+
+        Returns:
+            An instance of the class it is called on.
+
+        Raises:
+            PresetError: (a ValueError) for a registry name without
+                published weights, or a preset directory that can't be used,
+                naming the file.
+        """
+        check_preset(preset)
+        return super().from_preset(preset, load_weights=load_weights, **kwargs)

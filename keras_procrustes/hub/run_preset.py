@@ -25,7 +25,8 @@ from keras_procrustes.hub.preprocessing import ProcrustesResNetImageConverter
 from keras_procrustes.hub.presets import PresetError
 from keras_procrustes.models import names
 from keras_procrustes.models import registry
-from keras_procrustes.training.rundir import MODEL_NAMES
+from keras_procrustes.training.run import names as run_names
+from keras_procrustes.training.run.manifest import MODEL_NAMES
 
 _STACK = re.compile(r"stage[0-9]+_stack")
 _PROJECTION_KEYS = ("probability", "engine", "iterations", "seed")
@@ -115,7 +116,7 @@ def classifier_from_model(model, architecture=None, class_names=None, where="the
 
 def _load_best(run_dir):
     """The run's `best.keras`, or a `PresetError` naming it."""
-    path = os.path.join(run_dir, "best.keras")
+    path = os.path.join(run_dir, run_names.BEST_MODEL)
     if not os.path.isfile(path):
         raise PresetError(f"{path} is missing: is {run_dir} a run folder of a finished fit?")
     try:
@@ -127,7 +128,7 @@ def _load_best(run_dir):
 def _read_run(run_dir):
     """The run's manifest and metrics, each file checked."""
     manifest = presets.read_json(os.path.join(run_dir, "keras_procrustes_run.json"))
-    metrics = presets.read_json(os.path.join(run_dir, "metrics.json"))
+    metrics = presets.read_json(os.path.join(run_dir, run_names.METRICS))
     if not isinstance(manifest, dict) or not isinstance(manifest.get("options"), dict):
         raise PresetError(f"{os.path.join(run_dir, 'keras_procrustes_run.json')} is not "
                           "a run manifest of keras_procrustes")
@@ -212,7 +213,7 @@ def save_run_as_preset(run_dir, preset_dir, class_names=None):
         class_names = CLASS_NAMES.get(options.get("dataset"))
     architecture = recorded_model(manifest)
     classifier = classifier_from_model(model, architecture, class_names,
-                                       where=os.path.join(run_dir, "best.keras"))
+                                       where=os.path.join(run_dir, run_names.BEST_MODEL))
     target = os.path.realpath(preset_dir)  # a link to a folder: the folder
     _check_destination(target)
     card = model_card.render(classifier, manifest, metrics)

@@ -8,6 +8,8 @@ convs makes one independent copy per kernel instead.
 
 import keras
 
+from keras_procrustes.checks import is_int
+
 
 def independent_initializers(initializer, count):
     """`count` initializers like `initializer` whose draws are independent.
@@ -24,7 +26,7 @@ def independent_initializers(initializer, count):
     initializer = keras.initializers.get(initializer)
     config = initializer.get_config()
     seed = config.get("seed", "none")
-    if seed is not None and not isinstance(seed, int):
+    if seed is not None and not is_int(seed):
         return [initializer] * count
     return [
         initializer.__class__.from_config(

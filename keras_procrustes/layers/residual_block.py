@@ -15,7 +15,6 @@ moving statistics are updated once, outside it.
 import keras
 from keras import layers
 
-from keras_procrustes.checks import BLOCK_TYPES  # noqa: F401 (cli/tune.py imports it here)
 from keras_procrustes.checks import block_output_channels
 from keras_procrustes.checks import check_block_type
 from keras_procrustes.checks import check_positive_int

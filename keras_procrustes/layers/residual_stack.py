@@ -13,6 +13,7 @@ from keras import ops
 
 from keras_procrustes.checks import block_output_channels
 from keras_procrustes.checks import check_block_type
+from keras_procrustes.checks import is_positive_int
 from keras_procrustes.layers.conv import conv_same
 from keras_procrustes.layers.initializers import independent_initializers
 from keras_procrustes.layers.normalization import moving_average
@@ -99,7 +100,7 @@ class IdentityResidualStack(keras.layers.Layer):
         super().__init__(**kwargs)
         for argument, value in (("num_blocks", num_blocks), ("filters", filters),
                                 ("first_block", first_block)):
-            if not isinstance(value, int) or value < 1:
+            if not is_positive_int(value):
                 raise ValueError(
                     f"`{argument}` must be a positive int. Received {argument}={value}"
                 )

@@ -4,7 +4,6 @@ Each function raises a ValueError in Keras' form, naming the first bad
 argument and its value; the graph module calls them before it builds.
 """
 
-import numbers
 import warnings
 
 import keras
@@ -14,6 +13,7 @@ from keras_procrustes.checks import check_positive_int
 from keras_procrustes.checks import is_finite_number
 from keras_procrustes.checks import is_int
 from keras_procrustes.checks import is_positive_int
+from keras_procrustes.checks import is_positive_number
 
 # With `include_preprocessing=True` and no statistics, raw pixels in
 # [0, 255] are mapped to [-1, 1], as keras.applications' MobileNetV3 does.
@@ -116,8 +116,8 @@ def model_input_shape(input_tensor, input_shape):
 
 
 def _is_size(value):
-    """True for a positive int (a Python or NumPy int, not a bool)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0
+    """True for a positive int (`checks.is_positive_int`)."""
+    return is_positive_int(value)
 
 
 def check_input_shape(input_shape, num_stages, procrustes, argument="input_shape"):
@@ -257,7 +257,7 @@ def preprocessing_statistics(include_preprocessing, channels, mean, std):
             "`preprocessing_mean` must be finite. "
             f"Received preprocessing_mean={mean!r}"
         )
-    if not all(is_finite_number(s) and s > 0 for s in stds):
+    if not all(is_positive_number(s) for s in stds):
         raise ValueError(
             "`preprocessing_std` must be finite and positive. "
             f"Received preprocessing_std={std!r}"

@@ -34,11 +34,10 @@ import collections
 import re
 
 from keras_procrustes.checks import check_block_type
+from keras_procrustes.checks import LAYERS_PER_BLOCK
+from keras_procrustes.checks import STAGES
 from keras_procrustes.checks import is_int
 from keras_procrustes.models.presets import FAMILIES
-
-# Conv layers per residual block.
-LAYERS_PER_BLOCK = {"bottleneck": 3, "basic": 2}
 
 # Old name -> the name, now, of what it built in package 0.1.0. Each old
 # name still parses, and now means something else.
@@ -91,7 +90,7 @@ class UnknownModelName(ValueError):
 
 def is_valid_depth(depth, block_type):
     """Whether `depth` is `3 * layers_per_block * n + 2` for a positive n."""
-    per_stage = 3 * LAYERS_PER_BLOCK[block_type]
+    per_stage = STAGES * LAYERS_PER_BLOCK[block_type]
     return is_int(depth) and depth > 2 and (depth - 2) % per_stage == 0
 
 
@@ -219,7 +218,7 @@ def parse(name):
                 "(e.g. '_bottleneck' after the depth)")
         block_type = FAMILIES[depth]
     elif not is_valid_depth(depth, block_type):
-        per_stage = 3 * LAYERS_PER_BLOCK[block_type]
+        per_stage = STAGES * LAYERS_PER_BLOCK[block_type]
         raise _refusal(
             name, f"a {block_type} ResNet has depth {per_stage}n+2 (its "
             f"Procrustes form {per_stage}n+4); {depth} is not")
@@ -243,7 +242,7 @@ def _parse_2018(name, match):
             "name needs a block type ('_basic' or '_bottleneck' before '_2018')")
     block_type = family_block_type(depth, match["block"])
     if not is_valid_depth(depth, block_type):
-        per_stage = 3 * LAYERS_PER_BLOCK[block_type]
+        per_stage = STAGES * LAYERS_PER_BLOCK[block_type]
         raise UnknownModelName(
             name, f"a {block_type} ResNet has depth {per_stage}n+2; {depth} is not")
     return ModelName(depth, block_type, "2018")

@@ -47,6 +47,10 @@ def _check_widths(stackwise_num_filters, input_shape, argument):
         )
 
 
+class Float16Error(ValueError):
+    """The 2018 form was asked to compute in float16, whose range its activations pass."""
+
+
 def _check_policy(policy):
     """Refuses a float16 compute dtype: the 2018 form's activations overflow it.
 
@@ -60,7 +64,7 @@ def _check_policy(policy):
     stream itself kept in float32. bfloat16 has float32's range.
     """
     if policy.compute_dtype == "float16":
-        raise ValueError(
+        raise Float16Error(
             "The 2018 form can't compute in float16: nothing normalises its residual "
             "stream, whose activations pass float16's largest value (65504), and the "
             "model then predicts the same for every image. Use \"mixed_bfloat16\" or "

@@ -9,6 +9,8 @@ docstrings are generated from one shared text and the preset table.
 import textwrap
 import warnings
 
+from keras_procrustes.checks import LAYERS_PER_BLOCK
+from keras_procrustes.checks import STAGES
 from keras_procrustes.checks import check_block_type
 from keras_procrustes.checks import is_int
 from keras_procrustes.models import names
@@ -38,7 +40,7 @@ def blocks_per_stage(depth, block_type="bottleneck"):
             count (two more) is named as such.
     """
     check_block_type(block_type)
-    per_stage = 3 * names.LAYERS_PER_BLOCK[block_type]
+    per_stage = STAGES * LAYERS_PER_BLOCK[block_type]
     if names.is_valid_depth(depth, block_type):
         return (depth - 2) // per_stage
     hint = ""

@@ -11,6 +11,8 @@ Matrices are the last two axes.
 
 from keras import ops
 
+from keras_procrustes.checks import is_positive_int
+
 ENGINES = ("svd", "newton_schulz")
 _FLOAT32_EPS = 1.1920929e-07
 
@@ -144,7 +146,7 @@ def polar_newton_schulz(real, imag=None, iterations=10):
         A `(real, imag)` pair (`imag` is `None` for real input): the
         approximate polar factor.
     """
-    if not isinstance(iterations, int) or iterations < 1:
+    if not is_positive_int(iterations):
         raise ValueError(
             "`iterations` must be a positive int. "
             f"Received iterations={iterations}"

@@ -3,6 +3,7 @@
 import math
 import re
 
+import numpy as np
 from keras import ops
 
 from keras_procrustes import checks
@@ -218,3 +219,38 @@ def _project_and_crop(kernel_2d, fft_shape, polar_of, conjugate_bug):
     if conjugate_bug:
         imag = -imag
     return spectral.kernel_from_spectrum(real, imag, fft_shape, (kh, kw))
+
+
+def is_traced(tensor):
+    """Whether `tensor` is symbolic: inside `tf.function` or a JAX trace.
+
+    A traced tensor has no value to inspect, so eager checks skip it.
+    """
+    from keras.src.utils import backend_utils
+    from keras.src.utils import jax_utils
+
+    return backend_utils.in_tf_graph() or jax_utils.is_in_jax_tracing_scope(
+        tensor
+    )
+
+
+def check_finite(kernel):
+    """Raises a ValueError if a concrete `kernel` holds NaN or inf.
+
+    A traced kernel (inside `tf.function` or `jax.jit`) passes unchecked.
+
+    Args:
+        kernel: a tensor.
+    """
+    if is_traced(kernel):
+        return
+    values = ops.convert_to_numpy(kernel)
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    if nan or inf:
+        raise ValueError(
+            f"The kernel of shape {tuple(values.shape)} holds {nan} NaN and "
+            f"{inf} inf of its {values.size} values; a kernel that is not "
+            "finite has no projection. The training that produced it has "
+            "diverged (try a lower learning rate)."
+        )

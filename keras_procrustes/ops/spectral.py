@@ -14,10 +14,10 @@ layer is a 1x1 convolution over one position, a Conv1D layer a `1 x k`
 convolution over a `1 x n` input.
 """
 
-import numbers
 
 from keras import ops
 
+from keras_procrustes.checks import is_int
 
 _KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}
 _SPATIAL_NAMES = {2: "None or ()", 3: "(length,)", 4: "(height, width)"}
@@ -78,14 +78,14 @@ def check_fft_shape(fft_shape, kernel_shape):
                 kernel_shape, fft_shape, "the size of the layer's input"
             )
         fft_shape = kernel_size
-    if isinstance(fft_shape, numbers.Integral):
+    if is_int(fft_shape):
         if not kernel_size:
             raise _spatial_error(
                 kernel_shape, fft_shape, "as it has no spatial axis"
             )
         fft_shape = (fft_shape,) * len(kernel_size)
     if not isinstance(fft_shape, (tuple, list)) or not all(
-        isinstance(n, numbers.Integral) for n in fft_shape
+        is_int(n) for n in fft_shape
     ):
         raise _spatial_error(kernel_shape, fft_shape, "a tuple of ints")
     if len(fft_shape) != len(kernel_size):

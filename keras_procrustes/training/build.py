@@ -4,6 +4,7 @@ import keras
 
 from keras_procrustes import models
 from keras_procrustes.models import names
+from keras_procrustes.models.procrustes_resnet_2018 import Float16Error
 from keras_procrustes.training import recipe
 from keras_procrustes.training.errors import OptionError
 
@@ -32,18 +33,17 @@ def build_model(model_or_name, config, info):
     if not isinstance(model_or_name, str):
         return model_or_name
     projection = {"projection_engine": config.projection_engine, "seed": config.seed}
-    if names.parse(model_or_name).form == "2018":
-        if config.mixed_precision == "float16":
-            raise OptionError("mixed_precision", "float16",
-                              f"can't train {model_or_name}: the 2018 form's activations "
-                              "pass float16's range (use bfloat16)")
-    else:
+    if names.parse(model_or_name).form != "2018":
         projection["projection_probability"] = config.projection_probability
     try:
         return models.get(
             model_or_name, input_shape=tuple(info.input_shape), classes=info.classes,
             include_preprocessing=True, preprocessing_mean=info.mean,
             preprocessing_std=info.std, remat=config.remat, **projection)
+    except Float16Error:
+        raise OptionError("mixed_precision", config.mixed_precision,
+                          f"can't train {model_or_name}: the 2018 form's activations "
+                          "pass float16's range (use bfloat16)") from None
     except ValueError as error:
         raise OptionError("model", model_or_name,
                           f"can't be built for input shape {tuple(info.input_shape)}: {error}"

@@ -21,8 +21,8 @@ from keras_procrustes.ops.polar import ENGINES as PROJECTION_ENGINES
 from keras_procrustes.training.errors import EnvironmentOptionError  # noqa: F401
 from keras_procrustes.training.errors import FlagError  # noqa: F401
 from keras_procrustes.training.errors import OptionError
-from keras_procrustes.training.rendezvous import INIT_TIMEOUT
 from keras_procrustes.training.errors import address_problem  # noqa: F401
+from keras_procrustes.training.job.rendezvous import INIT_TIMEOUT
 
 EXISTING = ("resume", "new", "refuse")
 MIXED_PRECISION = ("none", "float16", "bfloat16")
@@ -251,7 +251,7 @@ class TrainingConfig(DataOptions):
         """
         import keras
 
-        from keras_procrustes.training import cluster
+        from keras_procrustes.training.job import cluster
 
         check_fields(self)
         cluster.check_job(self, keras.backend.backend())
@@ -290,7 +290,7 @@ class TrainingConfig(DataOptions):
 
     def cluster(self):
         """`(coordinator, num_processes, process_id)`, or `None` (`cluster.cluster_of`)."""
-        from keras_procrustes.training import cluster
+        from keras_procrustes.training.job import cluster
 
         return cluster.cluster_of(self)
 

@@ -23,12 +23,13 @@ import keras
 from keras_procrustes import data
 from keras_procrustes.data import arrays
 from keras_procrustes.training import build
-from keras_procrustes.training import callbacks as kp_callbacks
-from keras_procrustes.training import launch
 from keras_procrustes.training import report
 from keras_procrustes.training import run_callbacks
 from keras_procrustes.training import stops
+from keras_procrustes.training.callbacks import ctrl_c_between_batches
+from keras_procrustes.training.callbacks import nan_guard
 from keras_procrustes.training.config import TrainingConfig
+from keras_procrustes.training.job import launch
 
 
 def fit(model_or_name, dataset="cifar10", callbacks=None, **options):
@@ -115,8 +116,8 @@ def _train(model_or_name, dataset, callbacks, config, run_options, run, devices)
     callback_list += list(callbacks or [])
     report.announce(config, run, info, devices, model)
     start = time.perf_counter()
-    guard = next(c for c in callback_list if isinstance(c, kp_callbacks.NaNGuard))
-    ctrl_c = stops.CtrlCBetweenBatches()
+    guard = next(c for c in callback_list if isinstance(c, nan_guard.NaNGuard))
+    ctrl_c = ctrl_c_between_batches.CtrlCBetweenBatches()
     if run.first_epoch < config.epochs:
         with stops.explained(run, config.epochs, guard, devices.is_chief), ctrl_c:
             model.fit(train, validation_data=test, epochs=config.epochs,

@@ -6,10 +6,11 @@ import statistics
 
 import keras
 
-from keras_procrustes.training import callbacks as kp_callbacks
-from keras_procrustes.training import checkpoints
-from keras_procrustes.training import distribute
-from keras_procrustes.training import rundir
+from keras_procrustes.training.callbacks import best_model_checkpoint
+from keras_procrustes.training.callbacks import training_monitor
+from keras_procrustes.training.job import distribute
+from keras_procrustes.training.run import history
+from keras_procrustes.training.run import manifest as run_manifest
 
 
 def say(config, message):
@@ -56,10 +57,10 @@ def summarise(run, model, callback_list, facts):
     Returns:
         The metrics dict.
     """
-    rows = rundir.read_history(run.path)
+    rows = history.read_history(run.path)
     errors = [1.0 - float(row["val_accuracy"]) for row in rows]
-    best = next(c.best for c in callback_list if isinstance(c, checkpoints.BestModelCheckpoint))
-    throughput = next(c for c in callback_list if isinstance(c, kp_callbacks.TrainingMonitor))
+    best = next(c.best for c in callback_list if isinstance(c, best_model_checkpoint.BestModelCheckpoint))
+    throughput = next(c for c in callback_list if isinstance(c, training_monitor.TrainingMonitor))
     return {
         **facts,
         "trainable_parameters": sum(int(math.prod(w.shape)) for w in model.trainable_weights),
@@ -87,7 +88,7 @@ def finish(config, run, model, callback_list, facts):
         The metrics dict, as written to `metrics.json`.
     """
     metrics = summarise(run, model, callback_list, facts)
-    rundir.finish(run.path, metrics)
+    run_manifest.finish(run.path, metrics)
     say(config, f"best test error {metrics['best_test_error']:.4f} (epoch "
         f"{metrics['best_epoch']}, best.keras), last {metrics['last_test_error']:.4f}; "
         f"metrics in {os.path.join(run.path, 'metrics.json')}")

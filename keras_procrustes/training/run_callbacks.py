@@ -4,10 +4,13 @@ import os
 
 import keras
 
-from keras_procrustes.training import callbacks as kp_callbacks
-from keras_procrustes.training import checkpoints
-from keras_procrustes.training import rundir
-from keras_procrustes.training import tensorboard
+from keras_procrustes.training.callbacks import best_model_checkpoint
+from keras_procrustes.training.callbacks import nan_guard
+from keras_procrustes.training.callbacks import norm_preservation_monitor
+from keras_procrustes.training.callbacks import run_backup
+from keras_procrustes.training.callbacks import run_tensorboard
+from keras_procrustes.training.callbacks import training_monitor
+from keras_procrustes.training.run import names as run_names
 
 
 def make_callbacks(config, run, info, probe, writes=True):
@@ -25,20 +28,20 @@ def make_callbacks(config, run, info, probe, writes=True):
     Returns:
         A list of callbacks.
     """
-    monitor = kp_callbacks.TrainingMonitor(info.train_examples)
-    backup_dir = os.path.join(run.path, checkpoints.BACKUP_DIR) if config.backup else None
-    callback_list = [monitor, kp_callbacks.NaNGuard(backup_dir)]
+    monitor = training_monitor.TrainingMonitor(info.train_examples)
+    backup_dir = os.path.join(run.path, run_names.BACKUP_DIR) if config.backup else None
+    callback_list = [monitor, nan_guard.NaNGuard(backup_dir)]
     if config.grad_norm_every:
-        callback_list.append(kp_callbacks.NormPreservationMonitor(
+        callback_list.append(norm_preservation_monitor.NormPreservationMonitor(
             *probe, every=config.grad_norm_every, log_dir=os.path.join(run.path, "train"),
             at_start=False, log_each_block=False))
     if not writes:
         return callback_list
     callback_list += [
-        keras.callbacks.CSVLogger(os.path.join(run.path, rundir.HISTORY), append=True),
-        checkpoints.BestModelCheckpoint(run.path, run.best),
-        tensorboard.RunTensorBoard(run.path),
+        keras.callbacks.CSVLogger(os.path.join(run.path, run_names.HISTORY), append=True),
+        best_model_checkpoint.BestModelCheckpoint(run.path, run.best),
+        run_tensorboard.RunTensorBoard(run.path),
     ]
     if backup_dir:
-        callback_list.append(checkpoints.RunBackup(backup_dir))
+        callback_list.append(run_backup.RunBackup(backup_dir))
     return callback_list

@@ -19,7 +19,11 @@ import keras  # noqa: E402
 
 import keras_procrustes  # noqa: E402
 from keras_procrustes import ProcrustesProjection  # noqa: E402
-from keras_procrustes import constraints, diagnostics, layers, models, spectral  # noqa: E402,F401
+from keras_procrustes import constraints  # noqa: E402,F401
+from keras_procrustes import diagnostics  # noqa: E402,F401
+from keras_procrustes import layers  # noqa: E402,F401
+from keras_procrustes import models  # noqa: E402,F401
+from keras_procrustes import spectral  # noqa: E402,F401
 
 found["backend"] = keras.backend.backend()
 found["version"] = keras_procrustes.__version__
@@ -50,7 +54,7 @@ found["projected_singular_values"] = [len(values), float(values.min()), float(va
 
 found["imports"] = {}
 for name in ("keras_procrustes.training", "keras_procrustes.data",
-             "keras_procrustes.training.tuning"):
+             "keras_procrustes.training.search.hypermodel"):
     try:
         importlib.import_module(name)
         found["imports"][name] = None

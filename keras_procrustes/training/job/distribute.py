@@ -124,7 +124,7 @@ def _join_job(jax, coordinator, num_processes, process_id, init_timeout):
     agreement on a random seed is not needed, since the run seeds every
     process the same (`build.prepare_model`).
     """
-    from keras_procrustes.training import rendezvous
+    from keras_procrustes.training.job import rendezvous
 
     if init_timeout is None:
         init_timeout = rendezvous.INIT_TIMEOUT

@@ -22,8 +22,8 @@ from keras_procrustes.training.errors import EnvironmentOptionError
 from keras_procrustes.training.errors import FlagError
 from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.errors import address_problem
+from keras_procrustes.training.run.names import SEARCH_MARKER
 
-MARKER = "keras_procrustes_tuning.json"
 TUNER_VARIABLES = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
 _JOB = ("several processes (keras-tuner's distributed search: a chief oracle and "
@@ -96,7 +96,7 @@ class SearchConfig(DataOptions):
     def _check_devices(self):
         import keras
 
-        from keras_procrustes.training import distribute
+        from keras_procrustes.training.job import distribute
 
         backend = keras.backend.backend()
         if self.cpu_replicas > 1 and backend != "tensorflow":
@@ -107,10 +107,10 @@ class SearchConfig(DataOptions):
 
     def _check_search_space(self):
         from keras_procrustes import models
-        from keras_procrustes.training import tuning
+        from keras_procrustes.training.search import hypermodel as hypermodels
 
-        if self.tuner not in tuning.TUNERS:
-            raise OptionError("tuner", self.tuner, f"must be one of {', '.join(tuning.TUNERS)}")
+        if self.tuner not in hypermodels.TUNERS:
+            raise OptionError("tuner", self.tuner, f"must be one of {', '.join(hypermodels.TUNERS)}")
         if not is_positive_int(self.oracle_timeout):
             raise OptionError("oracle_timeout", self.oracle_timeout,
                               "must be a positive int (seconds)")
@@ -119,9 +119,9 @@ class SearchConfig(DataOptions):
         for size in self.batch_sizes:
             if not is_positive_int(size):
                 raise OptionError("batch_sizes", size, "must be positive ints")
-        if self.objective not in tuning.OBJECTIVES:
+        if self.objective not in hypermodels.OBJECTIVES:
             raise OptionError("objective", self.objective,
-                              f"must be one of {', '.join(tuning.OBJECTIVES)}")
+                              f"must be one of {', '.join(hypermodels.OBJECTIVES)}")
         if self.block_type not in BLOCK_TYPES:
             raise OptionError("block_type", self.block_type,
                               f"must be one of {', '.join(BLOCK_TYPES)}")
@@ -267,10 +267,10 @@ def check_project(directory, project_name, overwrite):
     Raises:
         OptionError: naming the bad option.
     """
-    from keras_procrustes.training import tuning
+    from keras_procrustes.training.search import hypermodel as hypermodels
 
     try:
-        tuning.check_project_name(project_name)
+        hypermodels.check_project_name(project_name)
     except ValueError:
         raise OptionError("project_name", project_name,
                           "must be a plain folder name (letters, digits, '.', '_', '-')") from None
@@ -282,7 +282,7 @@ def check_project(directory, project_name, overwrite):
     entries = [name for name in (os.listdir(project) if os.path.isdir(project) else [])
                # a worker's lock, or `folder_lock.LOCK_FILE` (free folders hold it)
                if not re.fullmatch(r"worker-[A-Za-z0-9_-]+\.lock|keras_procrustes\.lock", name)]
-    ours = MARKER in entries
+    ours = SEARCH_MARKER in entries
     if "keras_procrustes_run.json" in entries and not ours:  # `rundir.MANIFEST`
         raise OptionError("project_name", project_name,
                           f"{project} holds a training run of keras-procrustes-train")

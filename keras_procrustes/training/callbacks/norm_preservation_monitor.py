@@ -1,4 +1,8 @@
-"""The norm-preservation monitor: gradient norm ratios, signal propagation and operator norms per epoch.
+"""`NormPreservationMonitor`: gradient norm ratios, signal propagation and operator norms per epoch.
+
+Keras' `TensorBoard(histogram_freq=...)` shows weights, not how a net
+carries a gradient or a signal through its blocks; this one measures that
+on a fixed batch.
 
 Any functional Keras model with residual blocks (see `diagnostics`); the
 summaries go to TensorBoard with `tf.summary`, the profile image through
@@ -11,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_procrustes import diagnostics
+from keras_procrustes.checks import is_positive_int
 from keras_procrustes.optional import require
 
 
@@ -54,7 +59,7 @@ class NormPreservationMonitor(keras.callbacks.Callback):
                  log_each_block=True, signal_propagation=False,
                  operator_norm_layers=()):
         super().__init__()
-        if not isinstance(every, int) or every < 1:
+        if not is_positive_int(every):
             raise ValueError(f"`every` must be a positive int. Received every={every}")
         if isinstance(operator_norm_layers, str):
             raise ValueError(

@@ -14,27 +14,29 @@ import re
 import shutil
 
 from keras_procrustes import data
-from keras_procrustes.training import callbacks
-from keras_procrustes.training import distribute
-from keras_procrustes.training import folder_lock
-from keras_procrustes.training import search_worker
-from keras_procrustes.training import stops
-from keras_procrustes.training import tuning
-from keras_procrustes.training.checkpoints import RunStateError
-from keras_procrustes.training.checkpoints import write_json
-from keras_procrustes.training.checkpoints import writing
+from keras_procrustes.training.callbacks import ctrl_c_between_batches
+from keras_procrustes.training.callbacks import nan_guard
+from keras_procrustes.training.callbacks import training_monitor
 from keras_procrustes.training.errors import EnvironmentOptionError
 from keras_procrustes.training.errors import OptionError
-from keras_procrustes.training.search_config import MARKER
-from keras_procrustes.training.search_config import TUNER_VARIABLES
-from keras_procrustes.training.search_config import SearchConfig
-from keras_procrustes.training.search_config import check_project
+from keras_procrustes.training.errors import RunStateError
+from keras_procrustes.training.job import distribute
+from keras_procrustes.training.run import lock as folder_lock
+from keras_procrustes.training.run import names as run_names
+from keras_procrustes.training.run.atomic import write_json
+from keras_procrustes.training.run.atomic import writing
+from keras_procrustes.training.run.names import SEARCH_MARKER
+from keras_procrustes.training.search import hypermodel as hypermodels
+from keras_procrustes.training.search import worker as search_worker
+from keras_procrustes.training.search.config import TUNER_VARIABLES
+from keras_procrustes.training.search.config import SearchConfig
+from keras_procrustes.training.search.config import check_project
 
 _TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
                           r"worker-[A-Za-z0-9_-]+\.lock|"
                           r"trial_\d+|tensorboard|best\.keras|"
-                          r"best_hyperparameters\.json|" + re.escape(MARKER) + "|" +
-                          re.escape(folder_lock.LOCK_FILE))
+                          r"best_hyperparameters\.json|" + re.escape(SEARCH_MARKER) + "|" +
+                          re.escape(run_names.LOCK_FILE))
 
 
 def clear_project(project, keep=None):
@@ -110,7 +112,7 @@ def search(dataset="cifar10", config=None, **options):
 def _search_as(config, role, is_worker):
     """`search` once the process's part is known: a worker's lock and watchdog, the search."""
     project = os.path.join(config.directory, config.project_name)
-    ctrl_c = stops.CtrlCBetweenBatches()  # also how a lost chief stops a trial
+    ctrl_c = ctrl_c_between_batches.CtrlCBetweenBatches()  # also how a lost chief stops a trial
     with contextlib.ExitStack() as stack:
         watch = None
         if is_worker:  # one process per ID; the chief watched while it works
@@ -144,13 +146,13 @@ def _naming_variable(error, launched_by):
 def _load_and_search(config, project, is_worker, ctrl_c):
     """Loads the data, locks the project (the chief) and searches; `search`'s result.
 
-    `ctrl_c` is the search's `stops.CtrlCBetweenBatches`.
+    `ctrl_c` is the search's `ctrl_c_between_batches.CtrlCBetweenBatches`.
     """
     devices = distribute.configure(config.cpu_replicas)
     (x_train, y_train), (x_test, y_test), info = data.load_splits(
         config.dataset, **config.data_options())
     _check_batch_sizes(config, info.train_examples, devices.replicas)
-    hypermodel = tuning.ProcrustesResNetHyperModel(
+    hypermodel = hypermodels.ProcrustesResNetHyperModel(
         info.input_shape, info.classes, block_type=config.block_type, depths=config.depths,
         batch_sizes=config.batch_sizes, replicas=devices.replicas,
         preprocessing=(info.mean, info.std), seed=config.seed,
@@ -164,7 +166,7 @@ def _load_and_search(config, project, is_worker, ctrl_c):
 def _search(config, hypermodel, devices, project, is_worker, ctrl_c, splits):
     """`search` once the project is locked: the tuner, its search, the results."""
     (x_train, y_train), (x_test, y_test), info = splits
-    search_tuner = tuning.make_tuner(
+    search_tuner = hypermodels.make_tuner(
         hypermodel, kind=config.tuner, max_trials=config.max_trials, objective=config.objective,
         directory=config.directory, project_name=config.project_name,
         max_epochs=config.epochs, seed=config.seed,
@@ -173,7 +175,7 @@ def _search(config, hypermodel, devices, project, is_worker, ctrl_c, splits):
         search_tuner.search(
             x_train, y_train, validation_data=(x_test, y_test), epochs=config.epochs,
             verbose=config.verbose,
-            callbacks=[callbacks.NaNGuard(), callbacks.TrainingMonitor(info.train_examples),
+            callbacks=[nan_guard.NaNGuard(), training_monitor.TrainingMonitor(info.train_examples),
                        _tensorboard(project), ctrl_c])
     if is_worker:
         return search_tuner, None
@@ -210,9 +212,9 @@ def _lock_project(project, config):
     try:
         check_project(config.directory, config.project_name, config.overwrite)
         if config.overwrite:
-            clear_project(project, keep=folder_lock.LOCK_FILE)
-        if not os.path.exists(os.path.join(project, MARKER)):
-            write_json(os.path.join(project, MARKER), {"kind": "tune", "dataset": config.dataset})
+            clear_project(project, keep=run_names.LOCK_FILE)
+        if not os.path.exists(os.path.join(project, SEARCH_MARKER)):
+            write_json(os.path.join(project, SEARCH_MARKER), {"kind": "tune", "dataset": config.dataset})
     except BaseException:
         lock.release()
         raise
@@ -251,7 +253,7 @@ def _save_best(search_tuner, project):
     best = search_tuner.get_best_hyperparameters(1)[0].values
     write_json(os.path.join(project, "best_hyperparameters.json"), best)
     path = os.path.join(project, "best.keras")
-    with writing(path, os.path.join(project, "best.partial.keras")) as partial:
+    with writing(path, os.path.join(project, run_names.BEST_PARTIAL)) as partial:
         search_tuner.get_best_models(1)[0].save(partial)
     return search_tuner, best
 

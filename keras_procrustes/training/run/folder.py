@@ -4,34 +4,26 @@ A folder becomes a run folder when `claim` writes its manifest,
 `keras_procrustes_run.json`. The package writes only into a new or empty
 folder or a run folder of its own, and deletes only files it wrote there.
 One process writes a run folder at a time: `open_run` locks it
-(`folder_lock`) before it decides what the run does there.
+(`lock`) before it decides what the run does there.
 """
 
 import dataclasses
 import errno
 import os
 import tempfile
-import time
 
-from keras_procrustes.models import names
-from keras_procrustes.training import checkpoints
-from keras_procrustes.training import folder_lock
-from keras_procrustes.training import history
-from keras_procrustes.training.history import HISTORY
-from keras_procrustes.training.history import read_history  # noqa: F401  (its old place)
-from keras_procrustes.training.checkpoints import RunStateError
+from keras_procrustes.training import errors
 from keras_procrustes.training.errors import OptionError
-
-MANIFEST = "keras_procrustes_run.json"
-# A manifest's status: "running" while a process trains, "interrupted" after a
-# Ctrl-C (both resume), "finished".
-STATUSES = ("running", "interrupted", "finished")
-# Manifests record canonical model names (`procresnet166`,
-# `resnet164_baseline`) under `"model_names": 2`; a manifest without it names
-# its model with the old names (`resnet164`: the baseline; `names.old_meaning`).
-MODEL_NAMES = 2
-# The mark of a search's project folder (`search_config.MARKER`).
-SEARCH_MARKER = "keras_procrustes_tuning.json"
+from keras_procrustes.training.errors import RunStateError
+from keras_procrustes.training.run import backup as backups
+from keras_procrustes.training.run import history
+from keras_procrustes.training.run import lock as folder_lock
+from keras_procrustes.training.run import names as run_names
+from keras_procrustes.training.run.history import read_history  # noqa: F401  (its old place)
+from keras_procrustes.training.run.manifest import read_manifest
+from keras_procrustes.training.run.manifest import recorded_options
+from keras_procrustes.training.run.names import HISTORY
+from keras_procrustes.training.run.names import SEARCH_MARKER
 
 
 @dataclasses.dataclass
@@ -85,27 +77,6 @@ def check_writable(log_dir):
             pass
     except OSError as error:
         raise OptionError("log_dir", log_dir, f"is not writable ({error.strerror})") from None
-
-
-def read_manifest(path):
-    """The manifest of a run folder, or `None` when `path` is not one.
-
-    Args:
-        path: a folder.
-
-    Returns:
-        The manifest (a dict) or `None`.
-
-    Raises:
-        RunStateError: for a manifest that can't be read or is not valid.
-    """
-    manifest_path = os.path.join(path, MANIFEST)
-    if not os.path.exists(manifest_path):
-        return None
-    manifest = checkpoints.read_json(manifest_path, "the run manifest")
-    if not isinstance(manifest, dict) or manifest.get("status") not in STATUSES:
-        raise RunStateError(f"the run manifest {manifest_path} is not valid")
-    return manifest
 
 
 def _is_empty(path):
@@ -184,7 +155,7 @@ def open_run(log_dir, existing, options, model_given=None):
         return _open_numbered(log_dir)
     try:
         lock = folder_lock.make_and_acquire(log_dir, "train")
-    except folder_lock.FolderBusyError:
+    except errors.FolderBusyError:
         if existing != "new":
             raise
         return _open_numbered(log_dir)  # another new run took it this instant
@@ -215,21 +186,12 @@ def _open_numbered(log_dir):
                 continue
         try:
             lock = folder_lock.acquire(path, "train")
-        except folder_lock.FolderBusyError:
+        except errors.FolderBusyError:
             continue
         if _is_empty(path):
             lock.made_folder = path if made else None
             return RunPlan(path, lock=lock)
         lock.release()
-
-
-def recorded_options(manifest):
-    """A manifest's run options, its model under its canonical name."""
-    recorded = dict(manifest.get("options", {}))
-    model = recorded.get("model")
-    if manifest.get("model_names") != MODEL_NAMES and isinstance(model, str):
-        recorded["model"] = names.legacy_canonical_name(model)
-    return recorded
 
 
 def _check_same_model(log_dir, manifest, recorded, options, model_given, hint):
@@ -259,10 +221,10 @@ def _check_same_options(log_dir, recorded, options, hint):
 
 
 def _resume_plan(log_dir):
-    backup_dir = os.path.join(log_dir, checkpoints.BACKUP_DIR)
+    backup_dir = os.path.join(log_dir, run_names.BACKUP_DIR)
     try:
-        epoch, weights_path = checkpoints.read_backup(backup_dir)
-        best = checkpoints.read_best(log_dir)
+        epoch, weights_path = backups.read_backup(backup_dir)
+        best = backups.read_best(log_dir)
         if epoch:
             history.check(os.path.join(log_dir, HISTORY), epoch)
     except RunStateError as error:
@@ -271,36 +233,6 @@ def _resume_plan(log_dir):
             "over, or pass --existing new"
         ) from None
     return RunPlan(log_dir, epoch, weights_path, best)
-
-
-def claim(run, options, details):
-    """Makes the run folder, writes its manifest, and trims a resumed history.
-
-    Args:
-        run: the `RunPlan`.
-        options: the run-defining options.
-        details: more facts to record (backend, replicas, global batch).
-    """
-    os.makedirs(run.path, exist_ok=True)
-    manifest = read_manifest(run.path) or {"created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    manifest.update(status="running", kind="train", options=options, model_names=MODEL_NAMES,
-                    **details)
-    checkpoints.write_json(os.path.join(run.path, MANIFEST), manifest)
-    history.trim(os.path.join(run.path, HISTORY), run.first_epoch)
-
-
-def mark(run_dir, status):
-    """Writes `status` (one of `STATUSES`) into the run's manifest."""
-    manifest = read_manifest(run_dir)
-    manifest["status"] = status
-    checkpoints.write_json(os.path.join(run_dir, MANIFEST), manifest)
-
-
-def finish(run_dir, metrics):
-    """Writes `metrics.json`, marks the run finished, deletes its backup."""
-    checkpoints.write_json(os.path.join(run_dir, "metrics.json"), metrics)
-    mark(run_dir, "finished")
-    checkpoints.remove_backup(os.path.join(run_dir, checkpoints.BACKUP_DIR))
 
 
 def check_replicas(run, replicas):

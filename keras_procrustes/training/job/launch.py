@@ -6,12 +6,14 @@ import keras
 import numpy as np
 
 from keras_procrustes.checks import MAX_COUNT
-from keras_procrustes.training import across_processes
-from keras_procrustes.training import checkpoints
-from keras_procrustes.training import cluster as job
-from keras_procrustes.training import distribute
-from keras_procrustes.training import rundir
+from keras_procrustes.training import errors
 from keras_procrustes.training.errors import OptionError
+from keras_procrustes.training.job import across_processes
+from keras_procrustes.training.job import cluster as job
+from keras_procrustes.training.job import distribute
+from keras_procrustes.training.run import backup as backups
+from keras_procrustes.training.run import folder as run_folder
+from keras_procrustes.training.run import manifest as run_manifest
 
 
 def plan_run(config, run_options):
@@ -37,10 +39,10 @@ def plan_run(config, run_options):
     """
     cluster = config.cluster()
     if cluster is None:
-        run = rundir.open_run(config.log_dir, config.existing, run_options, config.model)
+        run = run_folder.open_run(config.log_dir, config.existing, run_options, config.model)
         try:
             devices = _configure(config, None)
-            rundir.check_replicas(run, devices.replicas)
+            run_folder.check_replicas(run, devices.replicas)
         except BaseException:
             run.lock.release()
             raise
@@ -49,9 +51,9 @@ def plan_run(config, run_options):
     run = error = None
     if devices.is_chief:
         try:
-            run = rundir.open_run(config.log_dir, config.existing, run_options, config.model)
-            rundir.check_replicas(run, devices.replicas)
-        except (OptionError, checkpoints.RunStateError) as caught:
+            run = run_folder.open_run(config.log_dir, config.existing, run_options, config.model)
+            run_folder.check_replicas(run, devices.replicas)
+        except (OptionError, errors.RunStateError) as caught:
             if run is not None:
                 run.lock.release()
             run, error = None, caught
@@ -60,9 +62,9 @@ def plan_run(config, run_options):
     if error is not None:
         raise error
     if first_epoch < 0:
-        raise checkpoints.RunStateError(
+        raise errors.RunStateError(
             f"process 0 can't use the run folder {config.log_dir} (its output says why)")
-    return run or rundir.RunPlan(config.log_dir, first_epoch), devices
+    return run or run_folder.RunPlan(config.log_dir, first_epoch), devices
 
 
 def check_global_batch(config, train_examples, devices):
@@ -131,7 +133,7 @@ def start(run, run_options, model, devices, global_batch):
         The optimizer's step count after the restore.
     """
     if devices.is_chief:
-        rundir.claim(run, run_options, {
+        run_manifest.claim(run, run_options, {
             "backend": keras.backend.backend(), "replicas": devices.replicas,
             "processes": devices.processes, "global_batch": global_batch})
     restore(model, run, devices)
@@ -153,11 +155,11 @@ def restore(model, run, devices):
     if not run.first_epoch:
         return
     if devices.processes == 1:
-        checkpoints.restore(model, run.weights_path)
+        backups.restore(model, run.weights_path)
         return
     path = across_processes.share_file(run.weights_path, devices.is_chief, suffix=".weights.h5")
     try:
-        checkpoints.restore(model, path)
+        backups.restore(model, path)
     finally:
         if not devices.is_chief:
             os.remove(path)

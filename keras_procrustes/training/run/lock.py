@@ -14,20 +14,16 @@ import json
 import os
 import socket
 
-from keras_procrustes.training.checkpoints import RunStateError
+from keras_procrustes.training.errors import FolderBusyError
+from keras_procrustes.training.run.names import LOCK_FILE
 
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None
 
-LOCK_FILE = "keras_procrustes.lock"
 KINDS = {"train": "a training run (keras-procrustes-train)",
          "tune": "a search (keras-procrustes-tune)"}
-
-
-class FolderBusyError(RunStateError):
-    """Another process writes the folder; the message names it and the holder."""
 
 
 class FolderLock:

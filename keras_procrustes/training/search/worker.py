@@ -11,6 +11,7 @@ listens; after `timeout` seconds without it, the worker stops with one line
 naming the chief.
 """
 
+import _thread
 import contextlib
 import os
 import signal
@@ -18,7 +19,6 @@ import socket
 import sys
 import threading
 import time
-import _thread
 
 from keras_procrustes.training.errors import OptionError
 

@@ -3,10 +3,9 @@
 import csv
 import os
 
-from keras_procrustes.training.checkpoints import RunStateError
-from keras_procrustes.training.checkpoints import writing
-
-HISTORY = "history.csv"
+from keras_procrustes.training.errors import RunStateError
+from keras_procrustes.training.run.atomic import writing
+from keras_procrustes.training.run.names import HISTORY
 
 
 def _rows(path):

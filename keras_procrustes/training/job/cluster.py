@@ -14,10 +14,10 @@ import re
 from keras_procrustes.checks import MAX_COUNT
 from keras_procrustes.checks import is_count
 from keras_procrustes.checks import is_int
-from keras_procrustes.training import distribute
 from keras_procrustes.training.errors import EnvironmentOptionError
 from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.errors import address_problem
+from keras_procrustes.training.job import distribute
 
 # keras.distribution.initialize reads these when the options are not given.
 CLUSTER_ENVIRONMENT = {
