@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 
-from common import median_step_seconds
 from common import report
+from common import time_steps
 
 
 def measure(model_name, global_batch, repeats):
@@ -42,7 +42,7 @@ def measure(model_name, global_batch, repeats):
     rng = np.random.default_rng(jax.process_index())
     x = rng.normal(size=(local_batch, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, local_batch)
-    seconds = median_step_seconds(model, x, y, repeats)
+    seconds = time_steps(lambda: model.train_on_batch(x, y), repeats, warmup=2)["median_s"]
     return {"images_per_second": global_batch / seconds, "devices": jax.device_count()}
 
 
