@@ -149,15 +149,22 @@ def run_child(script, arguments, max_rss_gib=None, timeout_s=None, **environment
     return results[0]
 
 
-def describe_device():
-    """The device the steps run on, in words (JAX device, TF or torch GPU name)."""
-    import keras
+def describe_device(backend=None):
+    """The device the steps run on, in words.
 
-    if keras.backend.backend() == "jax":
+    Args:
+        backend: `"jax"`, `"torch"` or `"tensorflow"`; default Keras' backend.
+    """
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    if backend == "jax":
         import jax
 
-        return str(jax.devices()[0])
-    if keras.backend.backend() == "torch":
+        device = jax.devices()[0]
+        return f"{device.platform}: {device.device_kind}"
+    if backend == "torch":
         import torch
 
         return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"

@@ -3,20 +3,12 @@
     OUT=results bash benchmarks/gpu_suite.sh                        # on a GPU
     GPU_SUITE_DRY_RUN=1 OUT=/tmp/suite bash benchmarks/gpu_suite.sh  # CPU, tiny
 
-Each setting (a model, backend and dtype, its batch sizes one by one) runs
-in its own process, `python gpu_suite.py --child JOB`, under a timeout
-from a shared budget; the child prints each measurement as soon as it has
-it. After each setting `OUT` gets gpu_suite.json (the plan, every
-measurement's figures or why it has none, the ratios), gpu_suite.md (the
-same as tables) and gpu_suite.log (the children's output). docs/gpu_suite.md
-says what is measured and how.
-
-Environment:
-    OUT: the results' folder.
-    GPU_SUITE_DRY_RUN=1: the same code on the CPU, tiny sizes, one setting
-        per code path, one process per backend (the two side by side).
-    GPU_SUITE_BUDGET_S: the measurements' budget (default 420 s on a GPU;
-        in the dry run, each process's timeout, 240 s).
+Each setting runs in its own process (`gpu_suite.py --child JOB`) under a
+timeout from a shared budget (`GPU_SUITE_BUDGET_S`, 420 s); the child
+prints each measurement as soon as it has it. After each setting `OUT`
+holds gpu_suite.json, gpu_suite.md and gpu_suite.log. The dry run
+(`GPU_SUITE_DRY_RUN=1`) runs the same code on the CPU at tiny sizes, one
+setting per code path. docs/gpu_suite.md says what is measured and how.
 """
 
 import concurrent.futures
@@ -24,9 +16,11 @@ import json
 import math
 import os
 import sys
-import threading
 import time
+import traceback
 
+from common import describe_device
+from common import peak_rss_gib
 from common import report
 from common import results_in
 from common import run_process
@@ -66,10 +60,7 @@ def _keras_setting(backend, model, dtype, batches, weight, jit=True, probability
     name = "-".join(parts)
     config = {"kind": "keras_step", "model": model, "dtype": dtype, "jit": jit,
               "probability": probability, "remat": remat}
-    # A torch mode whose first setting times out before any result skips the
-    # rest of its mode (each JAX setting compiles on its own).
     return {"id": name, "backend": backend, "weight": weight,
-            "family": mode if backend == "torch" else None,
             "measurements": [dict(config, id=f"{name}-b{b}", batch=b) for b in batches]}
 
 
@@ -81,8 +72,8 @@ def settings(sizes):
 
     Returns:
         A list of dicts: `id`, `backend` (the child's `KERAS_BACKEND`),
-        `weight` (its share of the budget), `family` and `measurements`
-        (each with an `id` and a `kind`).
+        `weight` (its share of the budget) and `measurements` (each with an
+        `id` and a `kind`).
     """
     batches, deep = sizes["batches"], (sizes["deep_batch"],)
     reference = [{"id": f"torch-reference-b{b}", "kind": REFERENCE, "batch": b}
@@ -142,55 +133,36 @@ def build(name, sizes, dtype=F32, probability=0.5, remat=False):
 
 
 def _timed_result(step, sizes, batch, backend):
-    """Times `step`, then adds images/s, peak memory and the device."""
-    steps = time_steps(step, sizes["repeats"], sizes["warmup"])
-    result = {"first_step_s": steps["first_s"], "step_ms_median": 1e3 * steps["median_s"],
-              "step_ms_mean": 1e3 * steps["mean_s"], "step_ms_min": 1e3 * steps["min_s"],
-              "timed_steps": steps["repeats"],
-              # From the mean step: steps that project take longer.
-              "images_per_s": batch / steps["mean_s"]}
-    result["peak_memory_gib"], result["memory_source"] = _peak_gib(backend)
-    result["device"] = _device_name(backend)
-    return result
-
-
-def _reset_peak(backend):
-    """Starts a new memory peak where the backend allows it (torch; JAX cannot)."""
+    """Times `step`; adds images/s (from the mean step: steps that project
+    take longer), the peak memory and the device."""
     if backend == "torch":
         import torch
 
-        if torch.cuda.is_available():
+        if torch.cuda.is_available():  # JAX's peak cannot be reset
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
+    steps = time_steps(step, sizes["repeats"], sizes["warmup"])
+    return {"first_step_s": steps["first_s"], "step_ms_mean": 1e3 * steps["mean_s"],
+            "step_ms_median": 1e3 * steps["median_s"], "images_per_s": batch / steps["mean_s"],
+            "device": describe_device(backend), **_peak_memory(backend)}
 
 
-def _peak_gib(backend):
-    """The peak memory so far, and what counted it: JAX's peak over the
-    process, torch's since `_reset_peak`, else the process's peak host RSS."""
+def _peak_memory(backend):
+    """JAX's peak over the process (so smaller batches go first), torch's
+    since the reset, or with no GPU the process's peak host RSS."""
     if backend == "jax":
         import jax
 
-        stats = jax.local_devices()[0].memory_stats() or {}
-        if stats.get("peak_bytes_in_use"):
-            return stats["peak_bytes_in_use"] / 2.0**30, "jax peak_bytes_in_use"
+        peak = (jax.local_devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
+        if peak:
+            return {"peak_memory_gib": peak / 2.0**30, "memory_source": "peak_bytes_in_use"}
     if backend == "torch":
         import torch
 
         if torch.cuda.is_available():
-            return torch.cuda.max_memory_allocated() / 2.0**30, "torch max_memory_allocated"
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2.0**20, "host peak RSS"
-
-
-def _device_name(backend):
-    if backend == "jax":
-        import jax
-
-        return f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"
-    import torch
-
-    return "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+            return {"peak_memory_gib": torch.cuda.max_memory_allocated() / 2.0**30,
+                    "memory_source": "torch.cuda.max_memory_allocated"}
+    return {"peak_memory_gib": peak_rss_gib(), "memory_source": "host peak RSS"}
 
 
 _CACHE = {}  # one model per configuration in a child (its batches share it)
@@ -217,17 +189,15 @@ def measure_keras_step(measurement, sizes):
     size = sizes["image_size"]
     x = keras.ops.convert_to_tensor(rng.uniform(0, 255, (batch, size, size, 3)), "float32")
     y = keras.ops.convert_to_tensor(rng.integers(0, 10, batch), "int32")
-    _reset_peak(backend)
 
     def step():
         if not np.isfinite(model.train_on_batch(x, y)):
             raise FloatingPointError("non-finite loss")
 
-    result = _timed_result(step, sizes, batch, backend)
-    result["parameters"] = int(model.count_params())
-    result["compiled"] = {"jax": "XLA (jax.jit)"}.get(
+    compiled = {"jax": "XLA (jax.jit)"}.get(
         backend, "torch.compile" if measurement["jit"] else "eager")
-    return result
+    return dict(_timed_result(step, sizes, batch, backend), model_name=key[0], dtype=key[1],
+                batch=batch, parameters=int(model.count_params()), compiled=compiled)
 
 
 def torch_reference(sizes):
@@ -287,7 +257,6 @@ def measure_torch_reference(measurement, sizes):
     x = (torch.rand(batch, 3, size, size, generator=generator) * 2 - 1).to(
         device, memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,), generator=generator).to(device)
-    _reset_peak("torch")
 
     def step():
         with torch.autocast(device, dtype=torch.bfloat16):
@@ -298,10 +267,9 @@ def measure_torch_reference(measurement, sizes):
         if not math.isfinite(loss.item()):  # .item() waits for the GPU
             raise FloatingPointError("non-finite loss")
 
-    result = _timed_result(step, sizes, batch, "torch")
-    result.update(parameters=parameters,
-                  compiled="torch.compile(model), bf16 autocast, channels_last")
-    return result
+    return dict(_timed_result(step, sizes, batch, "torch"), model_name=REFERENCE, dtype=BF16,
+                batch=batch, parameters=parameters,
+                compiled="torch.compile(model), bf16 autocast, channels_last")
 
 
 def count_macs(jaxpr):
@@ -387,9 +355,9 @@ def child(job):
             result = dict(MEASURE[measurement["kind"]](measurement, job["sizes"]),
                           status="ok")
         except Exception as error:  # recorded; the next measurement runs
+            traceback.print_exc()
             text = " ".join(f"{type(error).__name__}: {error}".split())
             oom = "out of memory" in text.lower() or "resource_exhausted" in text.lower()
-            print(text, file=sys.stderr, flush=True)
             result = {"status": "oom" if oom else "error", "reason": text[:600]}
         report(dict(result, id=measurement["id"],
                     measurement_s=round(time.monotonic() - start, 3),
@@ -409,6 +377,8 @@ def run_setting(setting, sizes, timeout_s):
     Every measurement gets a result: the child's, or "timeout" / "error"
     with a reason for those it never reported.
     """
+    progress(f"{setting['id']}: {len(setting['measurements'])} measurements, "
+             f"timeout {timeout_s:.0f} s")
     environment = {"KERAS_BACKEND": setting["backend"]}
     if setting["id"] == "flops":
         environment["JAX_PLATFORMS"] = "cpu"  # counting only; the GPU stays free
@@ -418,7 +388,7 @@ def run_setting(setting, sizes, timeout_s):
     job = json.dumps({"setting": setting, "sizes": sizes})
     start = time.monotonic()
     code, text, killed = run_process([os.path.abspath(__file__), "--child", job],
-                                     timeout_s=max(timeout_s, 1.0), **environment)
+                                     timeout_s=timeout_s, **environment)
     found = {result.pop("id"): result for result in results_in(text)}
     tail = " | ".join(text.strip().splitlines()[-6:])[-1500:]
     for measurement in setting["measurements"]:
@@ -487,7 +457,7 @@ def add_flops(results):
     peak = results.get("flops", {}).get("peak_tflops")
     for result in results.values():
         model = result.get("model_name")
-        if result.get("status") != "ok" or model not in counts or "images_per_s" not in result:
+        if result.get("status") != "ok" or model not in counts:
             continue
         result["train_flops_per_image"] = counts[model]
         result["tflops"] = counts[model] * result["images_per_s"] / 1e12
@@ -511,26 +481,23 @@ def markdown(data):
     flops = results.get("flops", {})
     peak = flops.get("peak_tflops")
     counts = flops.get("train_flops_per_image") or {}
+    peaks = (f"bf16 {peak['bf16']}, tf32 {peak['tf32']}, fp32 {peak['fp32']} TFLOP/s "
+             f"({peak['source']}); float32 settings are held against TF32"
+             if peak else "none: this GPU is not in the table of peaks")
     lines = [
         "# GPU suite results", "",
         f"- GPU: {flops.get('gpu', 'unknown')}; dry run: {meta['dry_run']}",
         f"- command: `{meta['command']}`; {meta['elapsed_s']:.0f} s of a "
         f"{meta['budget_s']:.0f} s budget; TensorFlow imported by any child: "
         f"{meta['tensorflow_imported']}",
-        "- peaks (dense): " + (
-            f"bf16 {peak['bf16']}, tf32 {peak['tf32']}, fp32 {peak['fp32']} TFLOP/s "
-            f"({peak['source']}); float32 settings are held against TF32"
-            if peak else "none: this GPU is not in the table of peaks"),
+        f"- peaks (dense): {peaks}",
         f"- measured here: {_cell(flops.get('matmul_tflops'), 1)} TFLOP/s "
         f"({flops.get('matmul_method', '')})",
         "- FLOPs per training image: " + ", ".join(
             f"{name} {count:,.0f}" for name, count in counts.items())
-        + f" ({flops.get('flops_method', flops.get('reason', ''))})",
-        "- peak memory: JAX `peak_bytes_in_use`, torch `max_memory_allocated`; "
-        "the process's peak host RSS where there is no GPU", "",
+        + f" ({flops.get('flops_method', flops.get('reason', ''))})", "",
         "| setting | images/s | step ms (mean) | first step s | peak GiB | TFLOP/s "
-        "| of peak | status |",
-        "|---|---|---|---|---|---|---|---|"]
+        "| of peak | status |", "|---|---|---|---|---|---|---|---|"]
     for key in (key for setting in data["plan"] for key in setting["measurements"]):
         result = results.get(key)
         if result is None or key == "flops":
@@ -550,96 +517,59 @@ def markdown(data):
     return "\n".join(lines) + "\n"
 
 
-class Suite:
-    """The run's state: sizes, results, the log and the files under OUT."""
-
-    def __init__(self, sizes, out, plan):
-        self.sizes, self.out, self.start = sizes, out, time.monotonic()
-        self.lock = threading.Lock()  # the dry run's two processes record in turn
-        self.log = open(os.path.join(out, "gpu_suite.log"), "w")
-        self.data = {
-            "suite": {"dry_run": sizes["dry_run"], "budget_s": sizes["budget_s"],
-                      "sizes": sizes, "command": os.environ.get(
-                          "GPU_SUITE_COMMAND", "python benchmarks/gpu_suite.py")},
-            "plan": [{"id": s["id"], "backend": s["backend"],
-                      "measurements": [m["id"] for m in s["measurements"]]} for s in plan],
-            "results": {}}
-
-    def record(self, setting, found, text=None):
-        """Stores a setting's results, logs its output, rewrites the files."""
-        with self.lock:
-            self._record(setting, found, text)
-
-    def _record(self, setting, found, text):
-        if text is not None:
-            self.log.write(f"===== {setting['id']}\n{text}\n")
-            self.log.flush()
-        results = self.data["results"]
-        for measurement in setting["measurements"]:
-            key, model = measurement["id"], measurement.get("model")
-            if measurement["kind"] == REFERENCE:
-                model = REFERENCE
-            described = {"model_name": model, "dtype": measurement.get("dtype", BF16),
-                         "batch": measurement["batch"]} if model else {}
-            result = results[key] = dict(described, **found[key])
-            if result["status"] != "ok":
-                progress(f"  {key}: {result['status']}: {result.get('reason', '')[:160]}")
-            elif "images_per_s" in result:
-                progress(f"  {key}: {result['images_per_s']:,.1f} images/s, first step "
-                         f"{result['first_step_s']:.2f} s, peak "
-                         f"{result['peak_memory_gib']:.3f} GiB")
-            else:
-                progress(f"  {key}: done")
-        add_flops(results)
-        self.data["ratios"] = ratios(results, self.sizes)
-        self.data["suite"].update(
-            elapsed_s=time.monotonic() - self.start,
-            tensorflow_imported=any(r.get("tensorflow_imported") for r in results.values()))
-        for name, text in (("gpu_suite.json", json.dumps(self.data, indent=1)),
-                           ("gpu_suite.md", markdown(self.data))):
-            path = os.path.join(self.out, name)
-            with open(path + ".tmp", "w") as stream:
-                stream.write(text)
-            os.replace(path + ".tmp", path)  # a run stopped early keeps whole files
-
-    def run(self, setting, timeout_s):
-        """Runs a setting under `timeout_s` seconds and records it."""
-        progress(f"{setting['id']}: {len(setting['measurements'])} measurements, "
-                 f"timeout {timeout_s:.0f} s")
-        if timeout_s < 5:
-            return self.record(setting, skip_all(
-                setting, f"its share of what is left of the budget ({timeout_s:.0f} s) "
-                         "is under 5 s"))
-        self.record(setting, *run_setting(setting, self.sizes, timeout_s))
+def record(data, setting, found, text=None):
+    """Stores a setting's results, logs its output, rewrites the files (whole:
+    a run stopped early keeps what finished)."""
+    meta, results = data["suite"], data["results"]
+    if text is not None:
+        with open(os.path.join(meta["out"], "gpu_suite.log"), "a") as log:
+            log.write(f"===== {setting['id']}\n{text}\n")
+    for measurement in setting["measurements"]:
+        key = measurement["id"]
+        result = results[key] = found[key]
+        if result["status"] != "ok":
+            progress(f"  {key}: {result['status']}: {result.get('reason', '')[:160]}")
+        else:
+            progress(f"  {key}: " + (f"{result['images_per_s']:,.1f} images/s, first step "
+                                     f"{result['first_step_s']:.2f} s, peak "
+                                     f"{result['peak_memory_gib']:.3f} GiB"
+                                     if "images_per_s" in result else "done"))
+    add_flops(results)
+    data["ratios"] = ratios(results, meta["sizes"])
+    meta.update(elapsed_s=time.monotonic() - data["start"], tensorflow_imported=any(
+        r.get("tensorflow_imported") for r in results.values()))
+    for name, text in (("gpu_suite.json", json.dumps(
+            {k: v for k, v in data.items() if k != "start"}, indent=1)),
+                       ("gpu_suite.md", markdown(data))):
+        path = os.path.join(meta["out"], name)
+        with open(path + ".tmp", "w") as stream:
+            stream.write(text)
+        os.replace(path + ".tmp", path)
 
 
-def run_on_gpu(suite, plan):
-    """One process per setting, one after another: each gets its weight's share
-    of what is left of the budget, so time one leaves passes on."""
-    weight_left, stalled = sum(s["weight"] for s in plan), {}
+def run_on_gpu(data, plan):
+    """One process per setting, one after another, each under its weight's
+    share of what is left of the budget (time one leaves passes on)."""
+    weight_left = sum(s["weight"] for s in plan)
     for setting in plan:
-        left = suite.sizes["budget_s"] - (time.monotonic() - suite.start)
+        left = data["suite"]["budget_s"] - (time.monotonic() - data["start"])
         timeout_s = max(left * setting["weight"] / weight_left, 0.0)
         weight_left -= setting["weight"]
-        if setting["family"] in stalled:
-            suite.record(setting, skip_all(setting, (
-                f"{stalled[setting['family']]} timed out before its first result; this "
-                "one would too, its time went to the next settings")))
-            continue
-        suite.run(setting, timeout_s)
-        found = [suite.data["results"][m["id"]] for m in setting["measurements"]]
-        if setting["family"] and all(r["status"] == "timeout" for r in found):
-            stalled[setting["family"]] = setting["id"]
+        if timeout_s < 5:
+            record(data, setting, skip_all(setting, (
+                f"its share of what is left of the budget ({timeout_s:.0f} s) is under 5 s")))
+        else:
+            record(data, setting, *run_setting(setting, data["suite"]["sizes"], timeout_s))
 
 
-def dry_run(suite, plan):
+def dry_run(data, plan):
     """The settings that cover a code path, in one process per backend (side
     by side), each under the budget; the others recorded as skipped."""
     processes = {}
     for setting in plan:
         cover = dry_run_cover(setting["id"])
         if cover != setting["id"]:
-            suite.record(setting, skip_all(setting, (
+            record(data, setting, skip_all(setting, (
                 f"dry run: its code runs in {cover}" if cover else
                 "dry run: not run on the CPU (Dynamo's tracing of a Keras train step "
                 "takes minutes on 2 cores); runs on a GPU only")))
@@ -648,26 +578,37 @@ def dry_run(suite, plan):
             "id": f"dry-run-{setting['backend']}", "backend": setting["backend"],
             "measurements": []})
         process["measurements"] += setting["measurements"]
+    sizes = data["suite"]["sizes"]
     with concurrent.futures.ThreadPoolExecutor(len(processes)) as pool:
-        list(pool.map(lambda p: suite.run(p, suite.sizes["budget_s"]), processes.values()))
+        running = {pool.submit(run_setting, process, sizes, sizes["budget_s"]): process
+                   for process in processes.values()}
+        for future in concurrent.futures.as_completed(running):
+            record(data, running[future], *future.result())
 
 
 def main():
+    """The suite (`OUT` set), or with `--child JOB` one setting's process."""
     if sys.argv[1:2] == ["--child"]:
         return child(json.loads(sys.argv[2]))
     out = os.environ.get("OUT")
     if not out:
         sys.exit("gpu_suite: set OUT to the folder for the results (OUT=folder)")
     os.makedirs(out, exist_ok=True)
+    open(os.path.join(out, "gpu_suite.log"), "w").close()
     sizes = dict(DRY_RUN if os.environ.get("GPU_SUITE_DRY_RUN") == "1" else GPU)
     if os.environ.get("GPU_SUITE_BUDGET_S"):
         sizes["budget_s"] = float(os.environ["GPU_SUITE_BUDGET_S"])
     plan = settings(sizes)
-    suite = Suite(sizes, out, plan)
+    data = {"start": time.monotonic(), "results": {},
+            "suite": {"dry_run": sizes["dry_run"], "budget_s": sizes["budget_s"],
+                      "sizes": sizes, "out": out, "command": os.environ.get(
+                          "GPU_SUITE_COMMAND", "python benchmarks/gpu_suite.py")},
+            "plan": [{"id": s["id"], "backend": s["backend"],
+                      "measurements": [m["id"] for m in s["measurements"]]} for s in plan]}
     progress(f"gpu suite: {len(plan)} settings, budget {sizes['budget_s']:.0f} s, dry run "
              f"{sizes['dry_run']}, results in {out}")
-    (dry_run if sizes["dry_run"] else run_on_gpu)(suite, plan)
-    progress(f"done in {time.monotonic() - suite.start:.0f} s: "
+    (dry_run if sizes["dry_run"] else run_on_gpu)(data, plan)
+    progress(f"done in {time.monotonic() - data['start']:.0f} s: "
              f"{os.path.join(out, 'gpu_suite.md')}")
 
 
