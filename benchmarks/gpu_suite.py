@@ -538,12 +538,12 @@ def record(data, setting, found, text=None):
     data["ratios"] = ratios(results, meta["sizes"])
     meta.update(elapsed_s=time.monotonic() - data["start"], tensorflow_imported=any(
         r.get("tensorflow_imported") for r in results.values()))
-    for name, text in (("gpu_suite.json", json.dumps(
-            {k: v for k, v in data.items() if k != "start"}, indent=1)),
-                       ("gpu_suite.md", markdown(data))):
+    saved = {k: v for k, v in data.items() if k != "start"}
+    for name, content in (("gpu_suite.json", json.dumps(saved, indent=1)),
+                          ("gpu_suite.md", markdown(data))):
         path = os.path.join(meta["out"], name)
         with open(path + ".tmp", "w") as stream:
-            stream.write(text)
+            stream.write(content)
         os.replace(path + ".tmp", path)
 
 

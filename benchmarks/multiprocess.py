@@ -12,7 +12,6 @@ scaling.
 """
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -21,6 +20,7 @@ import tempfile
 import time
 
 from common import report
+from common import results_in
 from common import time_steps
 
 
@@ -83,9 +83,10 @@ def run_job(processes, arguments, timeout_s):
             time.sleep(0.2)
         outputs[0].seek(0)
         text = outputs[0].read()
-        if any(child.returncode for child in children) or "RESULT " not in text:
+        results = results_in(text)
+        if any(child.returncode for child in children) or not results:
             raise RuntimeError(f"a job of {processes} processes failed:\n{text[-3000:]}")
-        return json.loads(text.split("RESULT ", 1)[1])
+        return results[0]
     finally:
         for child in children:
             if child.poll() is None:

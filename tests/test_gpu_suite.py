@@ -155,9 +155,8 @@ def test_time_steps_times_the_first_call_apart_and_takes_turns():
         return call
 
     found = time_steps({"a": step("a", 0.05), "b": step("b", 0.0)}, repeats=3, warmup=2)
-    assert calls == ["a", "b"] * 5
+    assert calls == ["a", "b"] * 5  # warm-up and timed calls take turns
     assert found["a"]["first_s"] >= 0.05 > found["a"]["median_s"]
     assert found["a"]["repeats"] == found["b"]["repeats"] == 3
-    assert found["b"]["min_s"] <= found["b"]["median_s"] <= found["b"]["first_s"] + 0.05
     single = time_steps(step("c", 0.0), repeats=0, warmup=1)
     assert single["median_s"] is None and single["first_s"] is not None
