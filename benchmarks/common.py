@@ -162,8 +162,7 @@ def describe_device(backend=None):
     if backend == "jax":
         import jax
 
-        device = jax.devices()[0]
-        return f"{device.platform}: {device.device_kind}"
+        return jax.devices()[0].device_kind  # "cpu", or the GPU's name
     if backend == "torch":
         import torch
 
