@@ -114,7 +114,7 @@ def run_process(arguments, timeout_s=None, max_rss_gib=None, **environment):
             if max_rss_gib and _rss_gib(child.pid) > max_rss_gib:
                 killed = f"resident memory over {max_rss_gib:g} GiB"
             elif timeout_s and time.monotonic() - start > timeout_s:
-                killed = f"still running after {timeout_s:g} s"
+                killed = f"still running after {timeout_s:.0f} s"
         if killed:
             child.kill()
             child.wait()
