@@ -12,12 +12,11 @@ warm-up) as a ratio to one alternation, all in one process.
 """
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
 
+from common import time_steps
 from keras_procrustes.constraints import ProcrustesProjection
 
 KERNEL_SHAPE = (3, 3, 3, 64)
@@ -31,17 +30,6 @@ def numpy_singular_values(kernel, spatial_shape):
     return np.linalg.svd(spectrum, compute_uv=False).ravel()
 
 
-def median_seconds(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measure(repeats, seed):
     """Rows `(alternations, min / target, max / target, seconds)`."""
     kernel = keras.initializers.HeNormal(seed=seed)(KERNEL_SHAPE)
@@ -51,8 +39,8 @@ def measure(repeats, seed):
         constraint = ProcrustesProjection(SPATIAL_SHAPE, alternations=count)
         projected = keras.ops.convert_to_numpy(constraint.project(kernel))
         values = numpy_singular_values(projected, SPATIAL_SHAPE) / target
-        seconds = median_seconds(lambda: keras.ops.convert_to_numpy(
-            constraint.project(kernel)), repeats)
+        seconds = time_steps(lambda: keras.ops.convert_to_numpy(
+            constraint.project(kernel)), repeats)["median_s"]
         rows.append((count, values.min(), values.max(), seconds))
     return rows
 

@@ -23,16 +23,14 @@ model's.
 
 import argparse
 
-from common import median_step_seconds
 from common import peak_rss_gib
 from common import report
 from common import run_child
+from common import time_steps
 
 
 def measure(model_name, batch_size, repeats, scan, remat):
     """First-step and steady-step seconds and peak RSS, in this process."""
-    import time
-
     import keras
     import numpy as np
 
@@ -43,11 +41,8 @@ def measure(model_name, batch_size, repeats, scan, remat):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size, *model.input_shape[1:])).astype("float32")
     y = rng.integers(0, 10, batch_size)
-    start = time.perf_counter()
-    model.train_on_batch(x, y)
-    first = time.perf_counter() - start
-    steady = median_step_seconds(model, x, y, repeats, warmup=1) if repeats else None
-    return {"first": first, "steady": steady, "rss": peak_rss_gib()}
+    steps = time_steps(lambda: model.train_on_batch(x, y), repeats, warmup=1)
+    return {"first": steps["first_s"], "steady": steps["median_s"], "rss": peak_rss_gib()}
 
 
 def describe(result):

@@ -21,13 +21,13 @@ so there is nothing to trace there.
 """
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
 from keras import ops
 
+from common import time_steps
+from common import timed
 from keras_procrustes import models
 from keras_procrustes.layers import IdentityResidualStack
 
@@ -57,22 +57,14 @@ FORMS = {"scan": scan_form, "loop": IdentityResidualStack._inference_loop,
          "unrolled": unrolled_form}
 
 
-def _seconds(call):
-    start = time.perf_counter()
-    result = call()
-    return time.perf_counter() - start, result
-
-
 def measure_tensorflow(model, images, repeats):
     import tensorflow as tf
 
     function = tf.function(lambda x: model(x, training=False))
     spec = tf.TensorSpec((None, *images.shape[1:]), tf.float32)
-    trace, concrete = _seconds(lambda: function.get_concrete_function(spec))
-    compile_, _ = _seconds(lambda: concrete(tf.constant(images)).numpy())
-    steps = [_seconds(lambda: concrete(tf.constant(images)).numpy())[0]
-             for _ in range(repeats)]
-    return trace, compile_, statistics.median(steps)
+    trace, concrete = timed(lambda: function.get_concrete_function(spec))
+    steps = time_steps(lambda: concrete(tf.constant(images)).numpy(), repeats)
+    return trace, steps["first_s"], steps["median_s"]
 
 
 def measure_jax(model, images, repeats):
@@ -83,11 +75,11 @@ def measure_jax(model, images, repeats):
 
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
-    trace, lowered = _seconds(lambda: jax.jit(forward).lower(trainable, non_trainable, images))
-    compile_, compiled = _seconds(lowered.compile)
-    steps = [_seconds(lambda: compiled(trainable, non_trainable, images).block_until_ready())[0]
-             for _ in range(repeats)]
-    return trace, compile_, statistics.median(steps)
+    trace, lowered = timed(lambda: jax.jit(forward).lower(trainable, non_trainable, images))
+    compile_, compiled = timed(lowered.compile)
+    steps = time_steps(lambda: compiled(trainable, non_trainable, images).block_until_ready(),
+                       repeats, warmup=0)
+    return trace, compile_, steps["median_s"]
 
 
 def main():

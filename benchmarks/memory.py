@@ -25,9 +25,9 @@ ProcrustesResNet-1003 at batch 128 for the CPU took over 24 GB).
 import argparse
 
 from common import describe_device
-from common import median_step_seconds
 from common import report
 from common import run_child
+from common import time_steps
 
 GIB = 2.0**30
 
@@ -159,7 +159,8 @@ def measure(model_name, batch_size, repeats, remat, run_steps, scan=None):
         rng = np.random.default_rng(0)
         x = rng.normal(size=(batch_size, *model.input_shape[1:])).astype("float32")
         y = rng.integers(0, 10, batch_size)
-        step_seconds = median_step_seconds(model, x, y, repeats)
+        step_seconds = time_steps(lambda: model.train_on_batch(x, y), repeats,
+                                  warmup=2)["median_s"]
         peak, label = peak_bytes()
         if peak is not None:
             figures[label] = peak / GIB

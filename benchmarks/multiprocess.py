@@ -12,7 +12,6 @@ scaling.
 """
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -20,8 +19,9 @@ import sys
 import tempfile
 import time
 
-from common import median_step_seconds
 from common import report
+from common import results_in
+from common import time_steps
 
 
 def measure(model_name, global_batch, repeats):
@@ -42,7 +42,7 @@ def measure(model_name, global_batch, repeats):
     rng = np.random.default_rng(jax.process_index())
     x = rng.normal(size=(local_batch, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, local_batch)
-    seconds = median_step_seconds(model, x, y, repeats)
+    seconds = time_steps(lambda: model.train_on_batch(x, y), repeats, warmup=2)["median_s"]
     return {"images_per_second": global_batch / seconds, "devices": jax.device_count()}
 
 
@@ -83,9 +83,10 @@ def run_job(processes, arguments, timeout_s):
             time.sleep(0.2)
         outputs[0].seek(0)
         text = outputs[0].read()
-        if any(child.returncode for child in children) or "RESULT " not in text:
+        results = results_in(text)
+        if any(child.returncode for child in children) or not results:
             raise RuntimeError(f"a job of {processes} processes failed:\n{text[-3000:]}")
-        return json.loads(text.split("RESULT ", 1)[1])
+        return results[0]
     finally:
         for child in children:
             if child.poll() is None:

@@ -18,13 +18,12 @@ process so that ratios compare like with like:
 """
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
 from keras import ops
 
+from common import time_steps
 from keras_procrustes import models
 from keras_procrustes.ops import projection
 
@@ -49,14 +48,8 @@ def compiled(fn):
 
 def median_seconds(fn, repeats, warmup=2):
     """Median wall time of `fn()` (results fetched to the host)."""
-    for _ in range(warmup):
-        keras.tree.map_structure(ops.convert_to_numpy, fn())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        keras.tree.map_structure(ops.convert_to_numpy, fn())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time_steps(lambda: keras.tree.map_structure(ops.convert_to_numpy, fn()),
+                      repeats, warmup)["median_s"]
 
 
 def authors_projection(kernel, fft_shape, target):
@@ -134,20 +127,14 @@ def step_benchmark(batch_size, repeats, projection_seconds):
         "procresnet166 (p=0.5)": dict(projection_probability=0.5),
         "procresnet166 (p=1.0)": dict(projection_probability=1.0),
     }
-    nets = {}
+    steps = {}
     for name, kwargs in configs.items():
         model = models.resnet164(**kwargs)
         model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy")
-        model.train_on_batch(x, y)  # compile and warm up
-        model.train_on_batch(x, y)
-        nets[name] = model
-    times = {name: [] for name in nets}
-    for _ in range(repeats):  # interleaved, so drift hits every net alike
-        for name, model in nets.items():
-            start = time.perf_counter()
-            model.train_on_batch(x, y)
-            times[name].append(time.perf_counter() - start)
-    medians = {name: statistics.median(t) for name, t in times.items()}
+        steps[name] = lambda model=model: model.train_on_batch(x, y)
+    # Interleaved, so drift hits every net alike.
+    medians = {name: timing["median_s"]
+               for name, timing in time_steps(steps, repeats, warmup=2).items()}
     for name, seconds in medians.items():
         print(f"  {name:24s} {seconds * 1e3:10.1f} ms/step")
     base = medians["resnet164_baseline"]

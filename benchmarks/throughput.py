@@ -11,9 +11,9 @@ the ratio to TensorFlow without XLA in float32, and names the fastest.
 import argparse
 
 from common import describe_device
-from common import median_step_seconds
 from common import report
 from common import run_child
+from common import time_steps
 
 SETTINGS = [
     # (backend, jit_compile, dtype policy)
@@ -44,7 +44,7 @@ def measure(model_name, batch_size, repeats, jit_compile, policy):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch_size, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, batch_size)
-    seconds = median_step_seconds(model, x, y, repeats)
+    seconds = time_steps(lambda: model.train_on_batch(x, y), repeats, warmup=2)["median_s"]
     return {"images_per_second": batch_size / seconds, "device": describe_device()}
 
 
