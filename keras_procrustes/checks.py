@@ -14,9 +14,11 @@ EXPANSION = {"bottleneck": 4, "basic": 1}
 # Conv layers per residual block (a net's depth counts them).
 LAYERS_PER_BLOCK = {"bottleneck": 3, "basic": 2}
 
-# Stages of every CIFAR net here (He et al.'s widths 16, 32, 64 times the
-# expansion), each halving the image size after the first.
-STAGES = 3
+# The stages' widths of every CIFAR net here (He et al.'s; times the
+# expansion at a block's output), each stage after the first halving the
+# image size.
+STAGE_WIDTHS = (16, 32, 64)
+STAGES = len(STAGE_WIDTHS)
 
 
 # What one projection may be asked for, so that a crafted `.keras` config

@@ -19,15 +19,17 @@ def _check_spatial_shape(spatial_shape):
         return None
     if isinstance(spatial_shape, int):  # a bool too: refused below (checks.is_positive_int)
         sizes, stored = (spatial_shape,), spatial_shape
-    else:
+    elif isinstance(spatial_shape, (tuple, list)):
         sizes = stored = tuple(spatial_shape)
-    if len(sizes) > 2 or not all(
+    else:
+        sizes = None
+    if sizes is None or len(sizes) > 2 or not all(
         checks.is_positive_int(n) for n in sizes
     ):
         raise ValueError(
             "`spatial_shape` must be None or (), (length,), (height, width) "
             "of positive ints, or one positive int. "
-            f"Received spatial_shape={spatial_shape}"
+            f"Received spatial_shape={spatial_shape!r}"
         )
     return stored
 

@@ -89,6 +89,26 @@ def test_old_hypermodel_name_warns():
         assert hypermodels.ProcResNetHyperModel is hypermodels.ProcrustesResNetHyperModel
 
 
+@pytest.mark.parametrize("old, name, new", [
+    ("keras_procrustes.training.tuning", "ProcrustesResNetHyperModel",
+     "keras_procrustes.training.search.hypermodel"),
+    ("keras_procrustes.training.tensorboard", "RunTensorBoard",
+     "keras_procrustes.training.callbacks.run_tensorboard"),
+    ("keras_procrustes.training.stops", "CtrlCBetweenBatches",
+     "keras_procrustes.training.callbacks.ctrl_c_between_batches"),
+    ("keras_procrustes.training.search", "search", "keras_procrustes.training.search.driver"),
+    ("keras_procrustes.training.callbacks", "singular_value_range",
+     "keras_procrustes.training.callbacks.training_monitor"),
+])
+def test_names_moved_in_0_5_0_warn_at_their_old_paths(old, name, new):
+    # CHANGELOG 0.5.0 (Deprecated): the old path gives the same object for one release.
+    with pytest.warns(FutureWarning, match=rf"{old}\.{name} is deprecated: use {new}\.{name}"):
+        found = getattr(importlib.import_module(old), name)
+    assert found is getattr(importlib.import_module(new), name)
+    with pytest.raises(AttributeError):
+        getattr(importlib.import_module(old), "no_such_name")
+
+
 @pytest.mark.parametrize("value", [False, 0.0, -1])
 def test_grad_norm_every_is_an_int_from_0(value):
     from keras_procrustes.training.config import check_fields

@@ -1,4 +1,4 @@
-"""Ctrl-C taken between batches (`training.stops.CtrlCBetweenBatches`), in this process, on each backend."""
+"""Ctrl-C taken between batches (`training.callbacks.CtrlCBetweenBatches`), in this process, on each backend."""
 
 import copy
 import os

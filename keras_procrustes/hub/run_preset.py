@@ -127,10 +127,10 @@ def _load_best(run_dir):
 
 def _read_run(run_dir):
     """The run's manifest and metrics, each file checked."""
-    manifest = presets.read_json(os.path.join(run_dir, "keras_procrustes_run.json"))
+    manifest = presets.read_json(os.path.join(run_dir, run_names.MANIFEST))
     metrics = presets.read_json(os.path.join(run_dir, run_names.METRICS))
     if not isinstance(manifest, dict) or not isinstance(manifest.get("options"), dict):
-        raise PresetError(f"{os.path.join(run_dir, 'keras_procrustes_run.json')} is not "
+        raise PresetError(f"{os.path.join(run_dir, run_names.MANIFEST)} is not "
                           "a run manifest of keras_procrustes")
     return manifest, metrics if isinstance(metrics, dict) else {}
 
@@ -226,7 +226,7 @@ def recorded_model(manifest):
 
     Run folders written before the names changed meaning (no
     `"model_names"` mark) are read as the trainer reads them
-    (`rundir.recorded_options`).
+    (`run.manifest.recorded_options`).
     """
     model = manifest["options"].get("model")
     if not isinstance(model, str):

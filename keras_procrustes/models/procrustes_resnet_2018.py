@@ -239,6 +239,7 @@ def procresnet_2018(depth, block_type=None, name=None, **kwargs):
     block_type = names.family_block_type(depth, block_type)
     n = resnet.blocks_per_stage(depth, block_type)
     canonical = names.format_name(depth, block_type, "2018")
-    return ProcrustesResNet2018([n, n, n], [16, 32, 64], block_type=block_type,
+    return ProcrustesResNet2018([n] * checks.STAGES, list(checks.STAGE_WIDTHS),
+                                block_type=block_type,
                                 name=canonical if name is None else name, **kwargs)
 

@@ -10,6 +10,7 @@ import textwrap
 import warnings
 
 from keras_procrustes.checks import LAYERS_PER_BLOCK
+from keras_procrustes.checks import STAGE_WIDTHS
 from keras_procrustes.checks import STAGES
 from keras_procrustes.checks import check_block_type
 from keras_procrustes.checks import is_int
@@ -140,8 +141,8 @@ def resnet(
     n = blocks_per_stage(depth, block_type)
     canonical = names.format_name(depth, block_type, "2020" if procrustes else "baseline")
     return ProcrustesResNet(
-        [n, n, n],
-        [16, 32, 64],
+        [n] * STAGES,
+        list(STAGE_WIDTHS),
         block_type=block_type,
         procrustes=procrustes,
         include_top=include_top,

@@ -1,4 +1,4 @@
-"""The backend-neutral math floor: `keras.ops` only, imported by everything above it.
+"""The backend-neutral math floor: `keras.ops` (and NumPy for checks on concrete values), imported by everything above it.
 
 - `spectral`: a convolution's per-frequency transfer matrices (the 2-D FFT
   of the padded kernel) and its singular values (Sedghi et al., ICLR 2019);
@@ -12,6 +12,7 @@
 - `autodiff`: gradients with respect to tensors, the one place that
   dispatches to each backend's own autodiff.
 
-Imports go one way: `spectral` and `polar` import nothing of the package,
-`projection` imports them, `draw` and `autodiff` stand alone.
+Imports go one way: `spectral` and `polar` import only the package's
+argument rules (`checks`), `projection` imports them, `draw` and `autodiff`
+stand alone.
 """

@@ -41,7 +41,9 @@ def build_model(model_or_name, config, info):
             include_preprocessing=True, preprocessing_mean=info.mean,
             preprocessing_std=info.std, remat=config.remat, **projection)
     except Float16Error:
-        raise OptionError("mixed_precision", config.mixed_precision,
+        if config.mixed_precision != "float16":
+            raise  # a float16 policy set outside the run
+        raise OptionError("mixed_precision", "float16",
                           f"can't train {model_or_name}: the 2018 form's activations "
                           "pass float16's range (use bfloat16)") from None
     except ValueError as error:

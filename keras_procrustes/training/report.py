@@ -11,6 +11,7 @@ from keras_procrustes.training.callbacks import training_monitor
 from keras_procrustes.training.job import distribute
 from keras_procrustes.training.run import history
 from keras_procrustes.training.run import manifest as run_manifest
+from keras_procrustes.training.run import names as run_names
 
 
 def say(config, message):
@@ -91,5 +92,5 @@ def finish(config, run, model, callback_list, facts):
     run_manifest.finish(run.path, metrics)
     say(config, f"best test error {metrics['best_test_error']:.4f} (epoch "
         f"{metrics['best_epoch']}, best.keras), last {metrics['last_test_error']:.4f}; "
-        f"metrics in {os.path.join(run.path, 'metrics.json')}")
+        f"metrics in {os.path.join(run.path, run_names.METRICS)}")
     return metrics

@@ -4,6 +4,7 @@ import contextlib
 
 from keras_procrustes.training import errors
 from keras_procrustes.training.errors import RunInterrupted
+from keras_procrustes.training.moved import moved_names
 from keras_procrustes.training.run import backup as backups
 from keras_procrustes.training.run import manifest as run_manifest
 
@@ -50,3 +51,5 @@ def explained(run, epochs, guard, chief=True):
         raise
 
 
+__getattr__ = moved_names(__name__, {
+    "CtrlCBetweenBatches": "keras_procrustes.training.callbacks.ctrl_c_between_batches"})

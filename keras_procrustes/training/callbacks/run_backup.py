@@ -12,6 +12,7 @@ import os
 import keras
 
 from keras_procrustes.training.job import across_processes
+from keras_procrustes.training.run import backup as backups
 from keras_procrustes.training.run import names as run_names
 from keras_procrustes.training.run.atomic import check_space
 from keras_procrustes.training.run.atomic import write_json
@@ -44,6 +45,6 @@ class RunBackup(keras.callbacks.Callback):
         write_json(
             os.path.join(self.folder, run_names.BACKUP_METADATA), {"epoch": epoch + 1, "weights": weights}
         )
-        for name in os.listdir(self.folder):
+        for name in backups.listdir(self.folder):
             if run_names.BACKUP_WEIGHTS.fullmatch(name) and name != weights:
                 os.remove(os.path.join(self.folder, name))

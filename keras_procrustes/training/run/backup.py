@@ -1,9 +1,10 @@
-"""A run's saved state: the epoch backup and the best model, written atomically.
+"""A run's saved state, read back: the epoch backup and the best model's record, checked.
 
-Every file here is written under a temporary name and moved into place, and
-a backup's metadata is written last: a run killed at any moment leaves the
-previous complete state. A write that fails (a full disk, Ctrl-C) deletes
-its temporary file. Only files of the names written here are deleted.
+`callbacks.RunBackup` and `callbacks.BestModelCheckpoint` write them
+(through `atomic`, the backup's metadata last); here a rerun reads them,
+refuses a damaged or incomplete one with a `RunStateError`, restores the
+backup into the model, and deletes the backup when the run finishes (only
+files of the backup's names).
 """
 
 import os
@@ -31,7 +32,7 @@ def read_backup(folder):
     """
     metadata_path = os.path.join(folder, BACKUP_METADATA)
     if not os.path.exists(metadata_path):
-        leftovers = [f for f in _listdir(folder) if BACKUP_WEIGHTS.fullmatch(f)]
+        leftovers = [f for f in listdir(folder) if BACKUP_WEIGHTS.fullmatch(f)]
         if leftovers:
             raise RunStateError(
                 f"the backup in {folder} has weights but no {BACKUP_METADATA}: "
@@ -60,7 +61,8 @@ def _check_h5(path):
         raise RunStateError(f"the backup's weights file {path} is corrupt ({error})") from None
 
 
-def _listdir(folder):
+def listdir(folder):
+    """The names in `folder`, or none when it does not exist."""
     return os.listdir(folder) if os.path.isdir(folder) else []
 
 
@@ -87,7 +89,7 @@ def restore(model, weights_path):
 
 def remove_backup(folder):
     """Deletes the files `RunBackup` wrote, and the folder if then empty."""
-    for name in _listdir(folder):
+    for name in listdir(folder):
         if name == BACKUP_METADATA or BACKUP_WEIGHTS.fullmatch(name):
             os.remove(os.path.join(folder, name))
     if os.path.isdir(folder) and not os.listdir(folder):

@@ -1,10 +1,10 @@
-"""A run's folder: whose it is, what state it is in, and how a rerun treats it.
+"""A run's folder: whether a run may go there, and how a rerun treats it (new, resumed, numbered).
 
-A folder becomes a run folder when `claim` writes its manifest,
-`keras_procrustes_run.json`. The package writes only into a new or empty
-folder or a run folder of its own, and deletes only files it wrote there.
-One process writes a run folder at a time: `open_run` locks it
-(`lock`) before it decides what the run does there.
+A folder becomes a run folder when `manifest.claim` writes its manifest.
+The package writes only into a new or empty folder or a run folder of its
+own, and deletes only files it wrote there. One process writes a run
+folder at a time: `open_run` locks it (`lock`) before it decides what the
+run does there.
 """
 
 import dataclasses
@@ -19,7 +19,6 @@ from keras_procrustes.training.run import backup as backups
 from keras_procrustes.training.run import history
 from keras_procrustes.training.run import lock as folder_lock
 from keras_procrustes.training.run import names as run_names
-from keras_procrustes.training.run.history import read_history  # noqa: F401  (its old place)
 from keras_procrustes.training.run.manifest import read_manifest
 from keras_procrustes.training.run.manifest import recorded_options
 from keras_procrustes.training.run.names import HISTORY

@@ -9,3 +9,7 @@
 
 Nothing is imported here, so `config` loads without keras-tuner.
 """
+
+from keras_procrustes.training.moved import moved_names
+
+__getattr__ = moved_names(__name__, {"search": "keras_procrustes.training.search.driver"})

@@ -22,6 +22,7 @@ from keras_procrustes.training.errors import EnvironmentOptionError
 from keras_procrustes.training.errors import FlagError
 from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.errors import address_problem
+from keras_procrustes.training.run import names as run_names
 from keras_procrustes.training.run.names import SEARCH_MARKER
 
 TUNER_VARIABLES = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -280,10 +281,10 @@ def check_project(directory, project_name, overwrite):
     if os.path.exists(project) and not os.path.isdir(project):
         raise OptionError("project_name", project_name, f"{project} is a file")
     entries = [name for name in (os.listdir(project) if os.path.isdir(project) else [])
-               # a worker's lock, or `folder_lock.LOCK_FILE` (free folders hold it)
-               if not re.fullmatch(r"worker-[A-Za-z0-9_-]+\.lock|keras_procrustes\.lock", name)]
+               # a worker's lock, or the folder's lock (free folders hold it)
+               if not (run_names.WORKER_LOCKS.fullmatch(name) or name == run_names.LOCK_FILE)]
     ours = SEARCH_MARKER in entries
-    if "keras_procrustes_run.json" in entries and not ours:  # `rundir.MANIFEST`
+    if run_names.MANIFEST in entries and not ours:
         raise OptionError("project_name", project_name,
                           f"{project} holds a training run of keras-procrustes-train")
     if entries and not ours and "oracle.json" not in entries:

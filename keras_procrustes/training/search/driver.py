@@ -5,7 +5,7 @@ The project folder `directory/project_name` is marked as this package's
 only what keras-tuner and this package write there, and only in a marked
 folder; a folder of someone else's is refused. The search's chief (or the
 one process of a search) locks the project for the whole search
-(`folder_lock`): a second search, or a training run, is refused there.
+(`run.lock`): a second search, or a training run, is refused there.
 """
 
 import contextlib
@@ -32,18 +32,11 @@ from keras_procrustes.training.search.config import TUNER_VARIABLES
 from keras_procrustes.training.search.config import SearchConfig
 from keras_procrustes.training.search.config import check_project
 
-_TUNER_FILES = re.compile(r"oracle\.json|tuner\d*\.json|chief\.json|worker-[A-Za-z0-9_-]+\.json|"
-                          r"worker-[A-Za-z0-9_-]+\.lock|"
-                          r"trial_\d+|tensorboard|best\.keras|"
-                          r"best_hyperparameters\.json|" + re.escape(SEARCH_MARKER) + "|" +
-                          re.escape(run_names.LOCK_FILE))
-
-
 def clear_project(project, keep=None):
     """Deletes what a search wrote in a marked project folder, nothing else (but `keep`)."""
     for name in os.listdir(project):
         path = os.path.join(project, name)
-        if not _TUNER_FILES.fullmatch(name) or name == keep:
+        if not run_names.SEARCH_FILES.fullmatch(name) or name == keep:
             continue
         if os.path.isdir(path):
             shutil.rmtree(path)
@@ -241,7 +234,7 @@ def _tensorboard(project):
     import keras
 
     # No conceptual graph: TensorBoard reads Keras 3's as a malformed GraphDef
-    # (see training.tensorboard).
+    # (see training.callbacks.run_tensorboard).
     return keras.callbacks.TensorBoard(os.path.join(project, "tensorboard"), write_graph=False)
 
 
@@ -251,8 +244,8 @@ def _save_best(search_tuner, project):
     if not any(trial.status == "COMPLETED" for trial in trials):
         raise RunStateError(f"no trial of the search in {project} completed{_why(trials)}")
     best = search_tuner.get_best_hyperparameters(1)[0].values
-    write_json(os.path.join(project, "best_hyperparameters.json"), best)
-    path = os.path.join(project, "best.keras")
+    write_json(os.path.join(project, run_names.BEST_HYPERPARAMETERS), best)
+    path = os.path.join(project, run_names.BEST_MODEL)
     with writing(path, os.path.join(project, run_names.BEST_PARTIAL)) as partial:
         search_tuner.get_best_models(1)[0].save(partial)
     return search_tuner, best

@@ -1,4 +1,4 @@
-"""keras-tuner's side of a search: the hypermodel of Procrustes ResNets, the tuners, their trial logs."""
+"""keras-tuner's side of a search: the hypermodel of Procrustes ResNets and the tuners (with `trial_logs`)."""
 
 import re
 import warnings

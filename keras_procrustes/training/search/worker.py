@@ -21,6 +21,7 @@ import threading
 import time
 
 from keras_procrustes.training.errors import OptionError
+from keras_procrustes.training.run import names as run_names
 
 PROBE_EVERY_S = 1.0
 # After asking the main thread to stop, the watchdog waits this long for it
@@ -30,7 +31,7 @@ GRACE_S = 30.0
 
 def lock_path(project, worker_id):
     """The lock file of worker `worker_id` in the search's project folder."""
-    return os.path.join(project, f"worker-{worker_id}.lock")
+    return os.path.join(project, run_names.WORKER_LOCK.format(worker_id))
 
 
 @contextlib.contextmanager
@@ -80,7 +81,7 @@ class ChiefWatch:
     background (`&`, a batch script) ignores SIGINT, and Python then cannot
     interrupt its main thread with it. It also calls `on_lost`, which asks
     a trial to stop between two batches (on JAX, Keras can catch the
-    `KeyboardInterrupt` inside a step; see `stops.CtrlCBetweenBatches`).
+    `KeyboardInterrupt` inside a step; see `callbacks.CtrlCBetweenBatches`).
 
     Args:
         oracle: the chief's `HOST:PORT`.
