@@ -9,16 +9,13 @@ import warnings
 import numpy as np
 import pytest
 
+import harness
 from keras_procrustes import models
 from keras_procrustes.models import names
 
 PRESETS = sorted(models.PRESETS)
 # The paper's 2018 form has its own names (`procresnet164_2018`) and builder.
 FORM_2018 = {n for n, p in models.PRESETS.items() if p.get("form") == "2018"}
-
-
-def _trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 def _structure(model, head=True):
@@ -61,13 +58,20 @@ def test_every_preset_name_and_its_builder_build_the_counted_net(name):
         by_name = models.get(name)
     by_builder = getattr(models, preset["builder"])(**preset["arguments"], classes=100)
     assert by_name.name == by_builder.name == name
-    assert _trainable(by_name) == preset["parameters"][10]
-    assert _trainable(by_builder) == preset["parameters"][100]
+    assert harness.trainable_count(by_name) == preset["parameters"][10]
+    assert harness.trainable_count(by_builder) == preset["parameters"][100]
     assert _structure(by_name, head=False) == _structure(by_builder, head=False)
     assert by_name.output_shape == (None, 10) and by_builder.output_shape == (None, 100)
     assert models.canonical_name(name) == name  # the grammar agrees
     if name not in FORM_2018:
         assert names.format_name(*names.parse(name)) == name  # the grammar agrees
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[pytest.mark.slow, pytest.mark.deep]) if harness.is_deep(name)
+    else name for name in models.list_models()])
+def test_every_preset_passes_the_harness(name):
+    harness.run_preset_test(name)
 
 
 def test_the_table_holds_the_authors_exact_counts():
@@ -147,7 +151,7 @@ def test_a_name_that_changed_meaning_warns_and_builds_what_it_says(old, builds, 
     with pytest.warns(models.ModelNameWarning, match=f"now builds .*'{builds}'.*say '{meant}'"):
         model = models.get(old, input_shape=(8, 8, 3))
     assert model.name == builds
-    assert _trainable(model) == models.PRESETS[builds]["parameters"][10]
+    assert harness.trainable_count(model) == models.PRESETS[builds]["parameters"][10]
     with warnings.catch_warnings():
         warnings.simplefilter("error", models.ModelNameWarning)
         assert models.get(meant, input_shape=(8, 8, 3)).name == meant
