@@ -101,7 +101,7 @@ HARNESS_CASES = {
                                "remat": True, "block_prefix": "stage2_block", "first_block": 3},
                               (None, 6, 6, 4), (None, 6, 6, 4)),
     "L2Pooling2D": ({"pool_size": 3}, (None, 6, 6, 2), (None, 2, 2, 2)),
-    "NormPreservingTransition": ({"filters": 8, "kernel_size": 3, "strides": 1,
+    "NormPreservingTransition": ({"filters": 8, "kernel_size": (3, 3), "strides": (1, 1),
                                   "probability": 0.3, "seed": 5, "target_scale": 0.5},
                                  (None, 6, 6, 4), (None, 6, 6, 8)),
     "OrthonormalDense": ({"units": 4, "engine": "newton_schulz", "iterations": 7, "seed": 2},
