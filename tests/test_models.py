@@ -1,6 +1,5 @@
-"""Builders: parameter counts, structure, arguments, save/load, fit."""
+"""Builders: parameter counts, structure, arguments, fit (`.keras` round trips: harness.py)."""
 
-import os
 import warnings
 
 import keras
