@@ -107,10 +107,6 @@ def _json(value):
     return json.loads(json.dumps(keras.saving.serialize_keras_object(value)))
 
 
-def _outputs(layer, x, training=False):
-    return to_numpy(layer(x, training=training))
-
-
 def check_config_round_trip(layer, init_kwargs):
     """Every argument is in `get_config`; `from_config` and Keras' serialization give it back."""
     config = layer.get_config()
@@ -178,7 +174,7 @@ def _check_precision(layer_cls, init_kwargs, x, reference):
     outputs = layer(x)
     assert keras.backend.standardize_dtype(outputs.dtype) == "bfloat16"
     assert {keras.backend.standardize_dtype(w.dtype) for w in layer.weights} <= {"float32"}
-    close(outputs, _outputs(reference, x), tolerance=0.05)
+    close(outputs, reference(x), tolerance=0.05)
 
 
 def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
@@ -226,7 +222,7 @@ PRESET_INPUT_SHAPE = (8, 8, 3)
 
 
 def is_deep(name):
-    """Whether a preset's name says at least `DEEP` layers (`procresnet166`, `resnet164_baseline`)."""
+    """Whether a preset's name says `DEEP` or more layers (`procresnet166`, `resnet164`)."""
     return int(re.search(r"[0-9]+", name).group()) >= DEEP
 
 

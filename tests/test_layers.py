@@ -7,6 +7,7 @@ import pytest
 import harness
 from keras_procrustes import layers
 from keras_procrustes.constraints import ProcrustesProjection
+from keras_procrustes.initializers import FourierOrthogonal
 
 
 @pytest.mark.parametrize("block_type, filters, channels", [("bottleneck", 4, 16), ("basic", 8, 8)])
@@ -102,7 +103,9 @@ HARNESS_CASES = {
                               (None, 6, 6, 4), (None, 6, 6, 4)),
     "L2Pooling2D": ({"pool_size": 3}, (None, 6, 6, 2), (None, 2, 2, 2)),
     "NormPreservingTransition": ({"filters": 8, "kernel_size": (3, 3), "strides": (1, 1),
-                                  "probability": 0.3, "seed": 5, "target_scale": 0.5},
+                                  "probability": 0.3, "seed": 5, "target_scale": 0.5,
+                                  "kernel_initializer": FourierOrthogonal(
+                                      (6, 6), gain=0.9, alternations=2, seed=7)},
                                  (None, 6, 6, 4), (None, 6, 6, 8)),
     "OrthonormalDense": ({"units": 4, "engine": "newton_schulz", "iterations": 7, "seed": 2},
                          (None, 6), (None, 4)),
