@@ -1,7 +1,8 @@
 """Shared pytest configuration: the markers every test file may use, and CI's skip check.
 
-CI runs every test, marked or not; the markers let a developer pick:
-`-m "not slow and not multiprocess"` for a quick pass.
+CI runs every test but the `deep` ones (`-m "not deep"`); the markers let a
+developer pick: `-m "not slow and not multiprocess"` for a quick pass,
+`-m deep` for the deep presets through the harness.
 
 Under `CI=true` a skip is allowed only for a stated backend limit
 (`skip_check.py`, `skip_table.py`).
@@ -33,6 +34,9 @@ def pytest_configure(config):
             f"pytest-xdist {xdist} (pytest-dev/pytest-xdist#1386): install 'pytest<9.2'")
     config.addinivalue_line(
         "markers", "slow: takes a minute or more (a wheel build, the GPU suite's dry run)"
+    )
+    config.addinivalue_line(
+        "markers", "deep: a preset of depth 164 or more through the harness (CI leaves these out)"
     )
     config.addinivalue_line(
         "markers", "multiprocess: starts processes of its own (a job, replicas, other backends)"

@@ -4,31 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from harness import batch, gradient
 from keras_procrustes import diagnostics
-
-
-def _gradient(fn, value):
-    """d fn / d value with the backend's own autodiff, on an explicit tensor."""
-    value = keras.ops.convert_to_tensor(value)
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(value)
-            result = fn(value)
-        return tape.gradient(result, value)
-    if backend == "torch":
-        value = value.detach().requires_grad_()
-        fn(value).backward()
-        return value.grad
-    import jax
-
-    def stateless(v):
-        with keras.StatelessScope():
-            return fn(v)
-
-    return jax.grad(stateless)(value)
 
 
 def _norm(tensor):
@@ -42,7 +19,7 @@ def _gradient_norm_at(model, tensor, x, y):
     tail = keras.Model(tensor, model.output)
     with keras.StatelessScope():
         value = head(x, training=True)
-    return _norm(_gradient(lambda a: loss_fn(y, tail(a, training=True)), value))
+    return _norm(gradient(lambda a: loss_fn(y, tail(a, training=True)), value))
 
 
 def _two_block_model():
@@ -62,15 +39,9 @@ def _two_block_model():
     return keras.Model(inputs, outputs), (stem, first, second)
 
 
-def _batch(count, size, classes):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(count, size, size, 3)).astype("float32")
-    return x, rng.integers(0, classes, count)
-
-
 def test_two_block_model_ratios_match_autodiff_by_hand():
     model, (stem, first, second) = _two_block_model()
-    x, y = _batch(4, 8, 3)
+    x, y = batch(4, 8, 3)
     ratios = diagnostics.gradient_norm_ratios(model, x, y)
     assert list(ratios) == ["block1", "block2"]
     assert diagnostics.identity_block_names(model) == ["block1"]
@@ -90,7 +61,7 @@ def test_resnet50v2_has_16_blocks_and_ratios_match_autodiff_by_hand():
         assert block.input is previous.output
     identity = diagnostics.identity_block_names(model)
     assert len(identity) == 16 - 3 - 4  # not the conv-shortcut nor the pooling-shortcut blocks
-    x, y = _batch(2, 32, 4)
+    x, y = batch(2, 32, 4)
     ratios = diagnostics.gradient_norm_ratios(model, x, y)
     assert list(ratios) == names
     # The first three blocks chain: conv shortcut, identity, pooling shortcut.
@@ -104,7 +75,7 @@ def test_nested_model_blocks_are_found_at_its_place():
     inner, _ = _two_block_model()
     inputs = keras.Input((8, 8, 3))
     wrapper = keras.Model(inputs, inner(inputs))
-    x, y = _batch(4, 8, 3)
+    x, y = batch(4, 8, 3)
     direct = diagnostics.gradient_norm_ratios(inner, x, y)
     nested = diagnostics.gradient_norm_ratios(wrapper, x, y)
     assert list(nested) == list(direct)
@@ -114,7 +85,7 @@ def test_nested_model_blocks_are_found_at_its_place():
 
 def test_signal_propagation_matches_numpy_statistics():
     model, (_, first, second) = _two_block_model()
-    x, _ = _batch(4, 8, 3)
+    x, _ = batch(4, 8, 3)
     stats = diagnostics.signal_propagation(model, x)
     assert list(stats) == ["block1", "block2"]
     for name, tensor in (("block1", first), ("block2", second)):
@@ -143,7 +114,7 @@ def test_signal_propagation_of_a_scanned_stack_equals_the_unrolled_blocks():
     unrolled = models.get("procresnet22_bottleneck", scan=False, **options)
     scanned = models.convert_weights(
         unrolled, models.get("procresnet22_bottleneck", scan=True, **options))
-    x, _ = _batch(4, 8, 3)
+    x, _ = batch(4, 8, 3)
     expected = diagnostics.signal_propagation(unrolled, x)
     got = diagnostics.signal_propagation(scanned, x)
     assert list(got) == list(expected) and "stage2_block2" in got

@@ -9,6 +9,7 @@ import numpy_reference
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from harness import batch
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
@@ -30,11 +31,6 @@ def _chain_model():
     for layer in chain:
         x = layer(x)
     return chain, keras.Model(inputs, x)
-
-
-def _batch(count=6):
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(count, 8, 8, 3)).astype("float32"), rng.integers(0, 3, count)
 
 
 def _ratios_by_hand(chain, x, y):
@@ -80,7 +76,7 @@ def _ratios_by_hand(chain, x, y):
 
 def test_ratios_match_autodiff_by_hand():
     chain, model = _chain_model()
-    x, y = _batch()
+    x, y = batch()
     got = diagnostics.gradient_norm_ratios(model, x, y)
     expected = _ratios_by_hand(chain, x, y)
     assert list(got) == ["stem", "block1", "transition", "block2"]
@@ -93,7 +89,7 @@ def test_ratios_match_autodiff_by_hand():
 def test_a_label_that_is_no_class_is_named(bad, loss):
     # JAX's cross-entropy returned NaN ratios for out-of-range labels.
     _, model = _chain_model()
-    x, y = _batch()
+    x, y = batch()
     y = y.astype("float32")
     y[4] = bad
     with pytest.raises(ValueError, match=rf"\[0, 3\).*Received y\[4\]={bad}"):
@@ -106,7 +102,7 @@ def test_a_label_that_is_no_class_is_named(bad, loss):
 def test_measurement_changes_no_variable():
     _, model = _chain_model()
     before = [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables]
-    diagnostics.gradient_norm_ratios(model, *_batch())
+    diagnostics.gradient_norm_ratios(model, *batch())
     after = [keras.ops.convert_to_numpy(v) for v in model.variables]
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
@@ -145,7 +141,7 @@ def test_zeroed_residual_branch_gives_ratio_one():
     for block in (chain[1], chain[3]):
         conv = block.convs[-1]
         conv.kernel.assign(np.zeros(conv.kernel.shape, "float32"))
-    ratios = diagnostics.gradient_norm_ratios(model, *_batch())
+    ratios = diagnostics.gradient_norm_ratios(model, *batch())
     assert ratios["block1"] == 1.0 and ratios["block2"] == 1.0
     assert ratios["transition"] != pytest.approx(1.0, abs=1e-3)
 
@@ -182,7 +178,7 @@ def test_blocks_inside_a_nested_backbone_are_measured():
     backbone = keras.Model(backbone.inputs, features, name="backbone")
     inputs = keras.Input((8, 8, 3))
     wrapper = keras.Model(inputs, backbone(inputs), name="wrapper")
-    x, _ = _batch(4)
+    x, _ = batch(4)
     upstream = np.random.default_rng(2).normal(size=(4, 2, 2, 256)).astype("float32")
 
     def linear_loss(y_true, y_pred):
@@ -224,7 +220,7 @@ def test_model_without_blocks_is_refused():
 def test_monitor_logs_ratios_to_history_csv_and_tensorboard(tmp_path):
     _, model = _chain_model()
     model.compile("sgd", "sparse_categorical_crossentropy")
-    x, y = _batch(16)
+    x, y = batch(16)
     monitor = norm_preservation_monitor.NormPreservationMonitor(x[:8], y[:8], every=1, log_dir=str(tmp_path / "tb"))
     monitor = copy.deepcopy(monitor)  # keras-tuner copies callbacks
     csv_path = str(tmp_path / "history.csv")
@@ -250,7 +246,7 @@ def test_monitor_logs_ratios_to_history_csv_and_tensorboard(tmp_path):
 def test_monitor_can_keep_per_block_keys_out_of_logs():
     _, model = _chain_model()
     model.compile("sgd", "sparse_categorical_crossentropy")
-    x, y = _batch(8)
+    x, y = batch(8)
     monitor = norm_preservation_monitor.NormPreservationMonitor(x, y, log_each_block=False)
     history = model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[monitor])
     assert [k for k in history.history if k.startswith("grad_norm_ratio")] == [
@@ -260,7 +256,7 @@ def test_monitor_can_keep_per_block_keys_out_of_logs():
 def test_monitor_every_n_epochs():
     _, model = _chain_model()
     model.compile("sgd", "sparse_categorical_crossentropy")
-    x, y = _batch(8)
+    x, y = batch(8)
     monitor = norm_preservation_monitor.NormPreservationMonitor(x, y, every=2, at_start=False)
     model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[monitor])
     assert sorted(monitor.history) == [2]
@@ -277,7 +273,7 @@ def test_monitor_measures_any_model_with_signal_and_operator_norms(tmp_path):
         keras.layers.GlobalAveragePooling2D()(merged))
     model = keras.Model(inputs, outputs)
     model.compile("sgd", "sparse_categorical_crossentropy")
-    x, y = _batch(8)
+    x, y = batch(8)
     monitor = norm_preservation_monitor.NormPreservationMonitor(
         x, y, log_dir=str(tmp_path / "tb"), signal_propagation=True,
         operator_norm_layers=["stem"])

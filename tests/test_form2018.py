@@ -5,22 +5,13 @@ import keras
 import numpy as np
 import pytest
 
+from harness import check_keras_file_round_trip, close, gradient, to_numpy, trainable_count
+from keras_procrustes.ops import autodiff
 from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
-from keras_procrustes.ops import autodiff
 
 TINY = dict(input_shape=(8, 8, 3), classes=3, include_preprocessing=False)
-
-
-def _numpy(tensor):
-    return np.asarray(keras.ops.convert_to_numpy(tensor), "float64")
-
-
-def _gradient(fn, x):
-    """d sum(fn(x)) / dx by the backend's autodiff, as numpy."""
-    x = keras.ops.convert_to_tensor(x)
-    return _numpy(autodiff.value_and_gradients(lambda t: keras.ops.sum(fn(t[0])), [x])[1][0])
 
 
 def _l2_pool_numpy(x, k):
@@ -39,7 +30,7 @@ def test_l2_pooling_keeps_the_norm_and_matches_numpy(k):
     rng = np.random.default_rng(k)
     x = rng.normal(size=(2, 3 * k, 2 * k, 5)).astype("float32")
     x[0, :k, :k, 1] = 0.0  # one all-zero window
-    y = _numpy(layers.L2Pooling2D(k)(x))
+    y = to_numpy(layers.L2Pooling2D(k)(x))
     np.testing.assert_allclose(y, _l2_pool_numpy(x, k), rtol=1e-6, atol=1e-7)
     assert y[0, 0, 0, 1] == 0.0
     for i in range(2):  # per example and over the batch
@@ -51,7 +42,7 @@ def test_l2_pooling_drops_what_no_window_covers_as_torch_does():
     x = np.random.default_rng(0).normal(size=(1, 5, 4, 2)).astype("float32")
     y = layers.L2Pooling2D(2)(x)
     assert tuple(y.shape) == (1, 2, 2, 2)
-    np.testing.assert_allclose(_numpy(y), _l2_pool_numpy(x, 2), rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(y), _l2_pool_numpy(x, 2), rtol=1e-6)
 
 
 def test_l2_pooling_jacobian_rows_are_orthonormal_on_nonzero_windows():
@@ -61,7 +52,7 @@ def test_l2_pooling_jacobian_rows_are_orthonormal_on_nonzero_windows():
     pool = layers.L2Pooling2D(2)
     outputs = int(np.prod(pool.compute_output_shape(x.shape)[1:]))
     jacobian = np.stack([
-        _gradient(lambda t, i=i: keras.ops.reshape(pool(t), (-1,))[i], x).ravel()
+        gradient(lambda t, i=i: keras.ops.reshape(pool(t), (-1,))[i], x).ravel()
         for i in range(outputs)
     ])  # (8, 32): row i is d y_i / d x
     assert np.all(np.isfinite(jacobian))
@@ -84,9 +75,9 @@ def test_l2_pooling_jacobian_rows_are_orthonormal_on_nonzero_windows():
                                    layers.ParameterFreeTransition()])
 def test_gradient_at_an_all_zero_window_is_zero_not_nan(layer):
     x = np.zeros((2, 4, 4, 3), "float32")
-    assert np.all(_numpy(layer(x)) == 0.0)
-    gradient = _gradient(layer, x)
-    assert np.all(np.isfinite(gradient)) and np.all(gradient == 0.0)
+    assert np.all(to_numpy(layer(x)) == 0.0)
+    grads = gradient(layer, x)
+    assert np.all(np.isfinite(grads)) and np.all(grads == 0.0)
 
 
 @pytest.fixture
@@ -112,7 +103,7 @@ def test_l2_pooling_under_mixed_float16_sums_squares_without_overflow(
     y = layer(x.astype("float32"))
     assert keras.backend.standardize_dtype(y.dtype) == "float16"
     expected = reference(x.astype("float16").astype("float64"))
-    np.testing.assert_allclose(_numpy(y), expected, rtol=1e-3)
+    np.testing.assert_allclose(to_numpy(y), expected, rtol=1e-3)
 
 
 @pytest.mark.parametrize("dtype", [None, "mixed_float16", "float16"])
@@ -128,11 +119,11 @@ def test_the_2018_form_refuses_float16_and_keeps_bfloat16(mixed_float16, dtype):
 def test_global_l2_pooling_is_each_channels_norm():
     x = np.random.default_rng(2).normal(size=(3, 4, 5, 6)).astype("float32")
     expected = np.sqrt(np.sum(x.astype("float64") ** 2, axis=(1, 2)))
-    np.testing.assert_allclose(_numpy(layers.GlobalL2Pooling2D()(x)), expected, rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(layers.GlobalL2Pooling2D()(x)), expected, rtol=1e-6)
     kept = layers.GlobalL2Pooling2D(keepdims=True)(x)
     assert tuple(kept.shape) == (3, 1, 1, 6)
     # Its gradient is x / ||x|| per channel.
-    np.testing.assert_allclose(_gradient(layers.GlobalL2Pooling2D(), x), x / expected[:, None, None],
+    np.testing.assert_allclose(gradient(layers.GlobalL2Pooling2D(), x), x / expected[:, None, None],
                                rtol=1e-5, atol=1e-7)
 
 
@@ -145,7 +136,7 @@ def test_training_on_all_zero_images_gives_finite_weights():
     history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     for weight in model.weights:
-        assert np.all(np.isfinite(_numpy(weight))), weight.path
+        assert np.all(np.isfinite(to_numpy(weight))), weight.path
 
 
 # --- duplication and the transition -----------------------------------------
@@ -156,17 +147,17 @@ def test_channel_duplication_forward_and_backward_against_numpy():
     x = rng.normal(size=(2, 3, 3, 4)).astype("float32")
     upstream = rng.normal(size=(2, 3, 3, 8)).astype("float32")
     duplicate = layers.ChannelDuplication()
-    np.testing.assert_array_equal(_numpy(duplicate(x)), np.concatenate([x, x], axis=-1))
+    np.testing.assert_array_equal(to_numpy(duplicate(x)), np.concatenate([x, x], axis=-1))
     weights = keras.ops.convert_to_tensor(upstream)
-    gradient = _gradient(lambda t: duplicate(t) * weights, x)
-    np.testing.assert_allclose(gradient, upstream[..., :4] + upstream[..., 4:], rtol=1e-6)
+    grads = gradient(lambda t: duplicate(t) * weights, x)
+    np.testing.assert_allclose(grads, upstream[..., :4] + upstream[..., 4:], rtol=1e-6)
 
 
 def test_parameter_free_transition_pools_then_duplicates():
     x = np.random.default_rng(4).normal(size=(2, 4, 6, 3)).astype("float32")
     transition = layers.ParameterFreeTransition()
     pooled = _l2_pool_numpy(x, 2)
-    np.testing.assert_allclose(_numpy(transition(x)), np.concatenate([pooled, pooled], -1),
+    np.testing.assert_allclose(to_numpy(transition(x)), np.concatenate([pooled, pooled], -1),
                                rtol=1e-6)
     assert transition.compute_output_shape((None, 4, 6, 3)) == (None, 2, 3, 6)
     assert not transition.weights
@@ -176,7 +167,7 @@ def test_parameter_free_transition_pools_then_duplicates():
 
 
 def _singular_values(layer):
-    return np.linalg.svd(_numpy(layer.kernel), compute_uv=False)
+    return np.linalg.svd(to_numpy(layer.kernel), compute_uv=False)
 
 
 @pytest.mark.parametrize("inputs, units", [(16, 5), (6, 9)])
@@ -193,24 +184,20 @@ def test_classifier_singular_values_stay_one_through_fit():
     classifier = model.get_layer("predictions")
     assert isinstance(classifier, layers.OrthonormalDense)
     assert tuple(classifier.kernel.shape) == (256, 3)
-    start = _numpy(classifier.kernel)
+    start = to_numpy(classifier.kernel)
     np.testing.assert_allclose(np.linalg.svd(start, compute_uv=False), 1.0, atol=1e-5)
     model.compile(keras.optimizers.SGD(0.5, momentum=0.9, nesterov=True, weight_decay=1e-2),
                   "sparse_categorical_crossentropy")
     rng = np.random.default_rng(5)
     model.fit(rng.normal(size=(12, 8, 8, 3)).astype("float32"), rng.integers(0, 3, 12),
               batch_size=4, epochs=1, verbose=0)
-    after = _numpy(classifier.kernel)
+    after = to_numpy(classifier.kernel)
     assert np.abs(after - start).max() > 1e-3  # it was trained
     np.testing.assert_allclose(np.linalg.svd(after, compute_uv=False), 1.0, atol=1e-5)
-    assert np.abs(_numpy(classifier.bias)).max() > 0  # the bias is trained, not projected
+    assert np.abs(to_numpy(classifier.bias)).max() > 0  # the bias is trained, not projected
 
 
 # --- models, presets, names -------------------------------------------------
-
-
-def _trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 # Counted by hand from the layer list: stem 3*3*3*16; blocks 4,544 / 17,792 /
@@ -232,13 +219,13 @@ def test_preset_parameter_counts(name, classes, expected):
     n = {"procresnet164_2018": 18, "procresnet1001_2018": 111}[name]
     assert _hand_count(n, (4_544, 17_792, 70_400), 256, classes) == expected
     model = models.get(name, classes=classes)
-    assert model.name == name and _trainable(model) == expected
+    assert model.name == name and trainable_count(model) == expected
 
 
 def test_basic_depth_56_through_the_generic_builder():
     model = models.procresnet_2018(56, input_shape=(8, 8, 3))
     assert model.name == "procresnet56_2018"
-    assert _trainable(model) == _hand_count(9, (4_672, 18_560, 73_984), 64, 10) == 876_154
+    assert trainable_count(model) == _hand_count(9, (4_672, 18_560, 73_984), 64, 10) == 876_154
     assert model.get_layer("stage1_block1").block_type == "basic"
     assert not [l for l in model.layers if isinstance(l, layers.ChannelDuplication)]
 
@@ -294,29 +281,6 @@ def test_bad_arguments_are_named(kwargs, message):
 # --- serialisation and scan -------------------------------------------------
 
 
-def test_layers_round_trip_through_a_keras_file(tmp_path):
-    model = keras.Sequential([
-        keras.Input((12, 12, 2)),
-        layers.L2Pooling2D(3, name="pool3"),
-        layers.ChannelDuplication(),
-        layers.ParameterFreeTransition(2, name="transition"),
-        layers.GlobalL2Pooling2D(keepdims=True, name="global"),
-        keras.layers.Flatten(),
-        layers.OrthonormalDense(4, engine="newton_schulz", iterations=7, name="dense"),
-    ])
-    x = np.random.default_rng(7).normal(size=(3, 12, 12, 2)).astype("float32")
-    path = str(tmp_path / "layers.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert loaded.get_layer("pool3").pool_size == 3
-    assert loaded.get_layer("transition").pool_size == 2
-    assert loaded.get_layer("global").keepdims is True
-    dense = loaded.get_layer("dense")
-    assert isinstance(dense, layers.OrthonormalDense)
-    assert (dense.projection.engine, dense.projection.iterations) == ("newton_schulz", 7)
-    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)), atol=1e-6)
-
-
 def _stateless(model, x, training):
     """`model(x)` with no variable changed (training-mode batch norm on JAX)."""
     with keras.StatelessScope():
@@ -333,7 +297,7 @@ def _weight_gradients(model, layer_name, x, y):
             return loss_fn(y, model(x, training=True))
 
     gradients = autodiff.value_and_gradients(loss, [v.value for v in variables])[1]
-    return np.concatenate([_numpy(g).ravel() for g in gradients])
+    return np.concatenate([to_numpy(g).ravel() for g in gradients])
 
 
 def _pair():
@@ -344,22 +308,17 @@ def _pair():
     return unrolled, models.convert_weights(unrolled, scanned)
 
 
-def _close(actual, expected, tolerance=1e-4):
-    """As tests/test_scan.py: float32 through training-mode batch norms."""
-    actual, expected = _numpy(actual), _numpy(expected)
-    assert np.abs(actual - expected).max() <= tolerance * max(1.0, np.abs(expected).max())
-
-
 def test_scanned_and_unrolled_compute_the_same_outputs_and_gradients():
     unrolled, scanned = _pair()
     assert [l.name for l in scanned.layers if isinstance(l, layers.IdentityResidualStack)] == [
         "stage1_stack", "stage2_stack", "stage3_stack"]
     rng = np.random.default_rng(8)
     x, y = rng.normal(size=(8, 8, 8, 3)).astype("float32"), rng.integers(0, 3, 8)
-    _close(scanned.predict(x, verbose=0), unrolled.predict(x, verbose=0))
+    # float32 through training-mode batch norms: within 1e-4.
+    close(scanned.predict(x, verbose=0), unrolled.predict(x, verbose=0), 1e-4)
     for training in (False, True):
-        _close(_gradient(lambda t: _stateless(scanned, t, training) ** 2, x),
-               _gradient(lambda t: _stateless(unrolled, t, training) ** 2, x))
+        close(gradient(lambda t: _stateless(scanned, t, training) ** 2, x),
+              gradient(lambda t: _stateless(unrolled, t, training) ** 2, x), 1e-4)
     # The gradient norm ratios: every block and both transitions, alike.
     expected = diagnostics.gradient_norm_ratios(unrolled, x, y)
     actual = diagnostics.gradient_norm_ratios(scanned, x, y)
@@ -370,20 +329,16 @@ def test_scanned_and_unrolled_compute_the_same_outputs_and_gradients():
         assert np.isfinite(expected[key]) and actual[key] == pytest.approx(expected[key], rel=1e-4)
     assert "transition1" not in diagnostics.identity_block_names(scanned)
     # The stem's weights sit before every stage: their gradient passes every block.
-    _close(_weight_gradients(scanned, "stem_conv", x, y),
-           _weight_gradients(unrolled, "stem_conv", x, y))
+    close(_weight_gradients(scanned, "stem_conv", x, y),
+          _weight_gradients(unrolled, "stem_conv", x, y), 1e-4)
 
 
-def test_scanned_model_round_trips_through_a_keras_file(tmp_path):
+def test_scanned_model_round_trips_through_a_keras_file():
     _, scanned = _pair()
     x = np.random.default_rng(9).normal(size=(2, 8, 8, 3)).astype("float32")
-    path = str(tmp_path / "form2018.keras")
-    scanned.save(path)
-    loaded = keras.saving.load_model(path)
+    loaded = check_keras_file_round_trip(scanned, x, atol=1e-6)
     assert isinstance(loaded.get_layer("transition2"), layers.ParameterFreeTransition)
     assert isinstance(loaded.get_layer("predictions"), layers.OrthonormalDense)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), scanned.predict(x, verbose=0),
-                               atol=1e-6)
 
 
 

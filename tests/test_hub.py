@@ -19,6 +19,7 @@ import pytest
 
 keras_hub = pytest.importorskip("keras_hub")
 
+from harness import trainable_count
 from keras_procrustes import hub
 from keras_procrustes import models
 from keras_procrustes.cli import preset as preset_command
@@ -289,10 +290,6 @@ EVERY_BACKEND = {"procresnet22", "resnet20_baseline", "procresnet166", "resnet16
                  "procresnet164_2018", "procresnet1003"}
 
 
-def _trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-
-
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_backbone_and_head_hold_the_parameters_of_models_get(name):
     if name not in EVERY_BACKEND and keras.backend.backend() != "tensorflow":
@@ -301,9 +298,9 @@ def test_backbone_and_head_hold_the_parameters_of_models_get(name):
     # counts are those of models.get (tests/test_presets.py asserts them).
     backbone = hub.ProcrustesResNetBackbone(name, scan=True)
     classifier = hub.ProcrustesResNetImageClassifier(backbone, 10)
-    print(f"{name}: backbone {_trainable(backbone):,} + head "
-          f"{_trainable(classifier) - _trainable(backbone):,}")
-    assert _trainable(classifier) == PRESETS[name]["parameters"][10]
+    print(f"{name}: backbone {trainable_count(backbone):,} + head "
+          f"{trainable_count(classifier) - trainable_count(backbone):,}")
+    assert trainable_count(classifier) == PRESETS[name]["parameters"][10]
 
 
 @pytest.mark.multiprocess

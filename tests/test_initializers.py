@@ -1,12 +1,13 @@
-"""`FourierOrthogonal`: the operator of the drawn kernel, checked with numpy."""
+"""`FourierOrthogonal`: the operator of the drawn kernel, checked with numpy.
 
-import os
+Its `.keras` round trip: the `NormPreservingTransition` case of
+`tests/test_layers.py` (tests/harness.py's run_layer_test).
+"""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_procrustes.constraints import ProcrustesProjection
 from keras_procrustes.initializers import FourierOrthogonal
 from numpy_reference import operator_singular_values
 
@@ -46,25 +47,3 @@ def test_seeds_and_refusals():
         FourierOrthogonal()((3, 3, 2, 2))
     with pytest.raises(ValueError, match="alternations=0"):
         FourierOrthogonal(alternations=0)
-
-
-def test_initializer_and_constraint_round_trip_through_keras_file(tmp_path):
-    initializer = FourierOrthogonal((6, 6), gain=0.9, alternations=2, seed=7)
-    constraint = ProcrustesProjection((6, 6), alternations=3, probability=1.0)
-    model = keras.Sequential([
-        keras.Input((6, 6, 2)),
-        keras.layers.Conv2D(4, 3, padding="same", use_bias=False,
-                            kernel_initializer=initializer, kernel_constraint=constraint),
-    ])
-    path = os.path.join(tmp_path, "m.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)
-    layer = restored.layers[0]
-    assert isinstance(layer.kernel_initializer, FourierOrthogonal)
-    assert layer.kernel_initializer.get_config() == initializer.get_config()
-    assert layer.kernel_initializer.spatial_shape == (6, 6)
-    assert isinstance(layer.kernel.constraint, ProcrustesProjection)
-    assert layer.kernel.constraint.alternations == 3
-    assert layer.kernel.constraint.get_config() == constraint.get_config()
-    np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(layer.kernel), keras.ops.convert_to_numpy(model.layers[0].kernel))

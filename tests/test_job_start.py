@@ -18,6 +18,7 @@ import keras
 import pytest
 
 from keras_procrustes.data import sources
+from harness import error_line
 from processes import ROOT, child_env, free_port
 
 pytestmark = [
@@ -71,11 +72,7 @@ def _error_line(result):
     """The one error line of a process that ended in a user error."""
     code, output = result
     assert code == 2, output[-3000:]
-    assert "Traceback" not in output and "Check failure" not in output, output[-3000:]
-    errors = [line for line in output.splitlines()
-              if line.startswith("keras-procrustes-train: error:")]
-    assert len(errors) == 1, output[-3000:]
-    return errors[0]
+    return error_line(output, "keras-procrustes-train", also_absent=["Check failure"])
 
 
 def test_process_id_out_of_range_is_refused_before_the_job_starts(tmp_path):

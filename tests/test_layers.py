@@ -1,13 +1,13 @@
 """`IdentityResidualBlock`, `ConvShortcutResidualBlock`, `NormPreservingTransition`."""
 
-import os
-
 import keras
 import numpy as np
 import pytest
 
+import harness
 from keras_procrustes import layers
 from keras_procrustes.constraints import ProcrustesProjection
+from keras_procrustes.initializers import FourierOrthogonal
 
 
 @pytest.mark.parametrize("block_type, filters, channels", [("bottleneck", 4, 16), ("basic", 8, 8)])
@@ -88,26 +88,41 @@ def test_transition_refuses_bad_probability():
         layers.NormPreservingTransition(16, probability=2)
 
 
-def test_layers_round_trip_through_keras_file(tmp_path):
-    inputs = keras.Input((8, 8, 4))
-    x = layers.NormPreservingTransition(16, 3, strides=1, probability=0.3, seed=5)(inputs)
-    x = layers.IdentityResidualBlock(4, remat=True)(x)
-    x = layers.NormPreservingTransition(32)(x)
-    x = layers.ConvShortcutResidualBlock(8, strides=2, block_type="basic")(x)
-    model = keras.Model(inputs, x)
-    data = np.random.default_rng(1).normal(size=(2, 8, 8, 4)).astype("float32")
-    path = os.path.join(tmp_path, "m.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)  # safe_mode=True by default
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(restored(data)),
-        keras.ops.convert_to_numpy(model(data)),
-        atol=1e-5,
-    )
-    assert restored.layers[2].remat and not restored.layers[4].remat
-    stem = restored.layers[1]
-    assert isinstance(stem.kernel.constraint, ProcrustesProjection)
-    assert stem.projection.get_config() == model.layers[1].projection.get_config()
+# Every layer of `layers.__all__` through the harness: (arguments, input shape,
+# output shape). Arguments away from their defaults, so that a `get_config`
+# that drops one fails.
+HARNESS_CASES = {
+    "ChannelDuplication": ({}, (None, 4, 4, 2), (None, 4, 4, 4)),
+    "ConvShortcutResidualBlock": ({"filters": 4, "strides": 2, "block_type": "basic",
+                                   "momentum": 0.8}, (None, 6, 6, 2), (None, 3, 3, 4)),
+    "GlobalL2Pooling2D": ({"keepdims": True}, (None, 4, 4, 3), (None, 1, 1, 3)),
+    "IdentityResidualBlock": ({"filters": 4, "remat": True, "epsilon": 1e-3},
+                              (None, 6, 6, 16), (None, 6, 6, 16)),
+    "IdentityResidualStack": ({"num_blocks": 2, "filters": 4, "block_type": "basic",
+                               "remat": True, "block_prefix": "stage2_block", "first_block": 3},
+                              (None, 6, 6, 4), (None, 6, 6, 4)),
+    "L2Pooling2D": ({"pool_size": 3}, (None, 6, 6, 2), (None, 2, 2, 2)),
+    "NormPreservingTransition": ({"filters": 8, "kernel_size": (3, 3), "strides": (1, 1),
+                                  "probability": 0.3, "seed": 5, "target_scale": 0.5,
+                                  "kernel_initializer": FourierOrthogonal(
+                                      (6, 6), gain=0.9, alternations=2, seed=7)},
+                                 (None, 6, 6, 4), (None, 6, 6, 8)),
+    "OrthonormalDense": ({"units": 4, "engine": "newton_schulz", "iterations": 7, "seed": 2},
+                         (None, 6), (None, 4)),
+    "ParameterFreeTransition": ({"pool_size": 3}, (None, 6, 6, 2), (None, 2, 2, 4)),
+    "PixelNormalization": ({"mean": [1.0, 2.0, 3.0], "variance": [4.0, 5.0, 6.0]},
+                           (None, 4, 4, 3), (None, 4, 4, 3)),
+}
+
+
+def test_the_harness_has_a_case_for_every_layer():
+    assert sorted(HARNESS_CASES) == sorted(layers.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(HARNESS_CASES))
+def test_every_layer_passes_the_harness(name):
+    init_kwargs, input_shape, output_shape = HARNESS_CASES[name]
+    harness.run_layer_test(getattr(layers, name), init_kwargs, input_shape, output_shape)
 
 
 def _block_model(block, freeze_norms):

@@ -1,6 +1,5 @@
-"""Builders: parameter counts, structure, arguments, save/load, fit."""
+"""Builders: parameter counts, structure, arguments, fit (`.keras` round trips: harness.py)."""
 
-import os
 import warnings
 
 import keras
@@ -11,10 +10,6 @@ from keras_procrustes import diagnostics
 from keras_procrustes import layers
 from keras_procrustes import models
 from keras_procrustes.ops import spectral
-
-
-def _trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 def test_procresnet166_structure():
@@ -135,7 +130,7 @@ def test_dtype_policy_reaches_every_layer_and_trains(dtype, variables, outputs, 
 
 
 @pytest.mark.parametrize("procrustes", [True, False])
-def test_pyramid_outputs_are_the_stages_feature_maps(procrustes, tmp_path):
+def test_pyramid_outputs_are_the_stages_feature_maps(procrustes):
     model = models.resnet(11, "bottleneck", procrustes=procrustes, include_top=False,
                           input_shape=(16, 16, 3), scan=procrustes)
     assert list(model.pyramid_outputs) == ["P0", "P1", "P2"]
@@ -148,13 +143,7 @@ def test_pyramid_outputs_are_the_stages_feature_maps(procrustes, tmp_path):
     # The last stage's map, before the final BN-ReLU, feeds the head.
     post_bn = model.get_layer("post_bn")
     assert post_bn.input is model.pyramid_outputs["P2"]
-    path = str(tmp_path / "m.keras")
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    again = keras.Model(loaded.inputs, models.pyramid_outputs(loaded))
-    x = _pixels(2, (16, 16, 3))
-    for key, value in again.predict(x, verbose=0).items():
-        np.testing.assert_allclose(value, backbone.predict(x, verbose=0)[key], atol=1e-5)
+    # After a `.keras` round trip: tests/harness.py's run_preset_test.
     with pytest.raises(ValueError, match="no stage layers"):
         models.pyramid_outputs(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
 
@@ -236,20 +225,6 @@ def _small_data(count=48):
     x = rng.normal(size=(count, 8, 8, 3)).astype("float32")
     y = (x[:, :4].mean(axis=(1, 2, 3)) > 0).astype("int32") + (x[..., 0].mean((1, 2)) > 0)
     return x, y
-
-
-def test_keras_file_round_trip(tmp_path):
-    model = _small_model()
-    x, y = _small_data(8)
-    model.compile("sgd", "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=1, verbose=0)
-    path = os.path.join(tmp_path, "procresnet.keras")
-    model.save(path)
-    restored = keras.models.load_model(path)
-    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
-    for name in ("stem_conv", "transition1", "transition2"):
-        original, loaded = model.get_layer(name), restored.get_layer(name)
-        assert loaded.kernel.constraint.get_config() == original.kernel.constraint.get_config()
 
 
 def test_fit_lowers_loss_and_leaves_projected_kernels():

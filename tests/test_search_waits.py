@@ -21,6 +21,7 @@ import keras
 import pytest
 
 from keras_procrustes.data import sources
+from harness import error_line
 from processes import ROOT, child_env, free_port
 
 pytestmark = [
@@ -53,12 +54,8 @@ def _wait(condition, process, log, deadline):
 
 
 def _error_line(log):
-    text = log.read_text()
-    assert "Traceback" not in text and "BlockingIOError" not in text, text[-3000:]
-    errors = [line for line in text.splitlines()
-              if line.startswith("keras-procrustes-tune: error:")]
-    assert len(errors) == 1, text[-3000:]
-    return errors[0]
+    """The tune command's one error line in `log` (a path)."""
+    return error_line(log.read_text(), "keras-procrustes-tune", also_absent=["BlockingIOError"])
 
 
 @pytest.fixture(scope="module")

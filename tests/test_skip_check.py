@@ -1,10 +1,12 @@
 """Under CI=true a skip for a missing data set, extra, mount or network fails the run."""
 
 import itertools
+import os
 
 import keras
 import pytest
 
+import skip_check
 import skip_table
 
 BACKEND = keras.backend.backend()
@@ -60,3 +62,18 @@ def test_stated_limits_pass_and_their_counts_are_checked_on_a_whole_run(tmp_path
     assert code == pytest.ExitCode.TESTS_FAILED, out
     assert f"on {BACKEND}, 1 skipped for {ALLOWED!r}, tests/skip_table.py says {ALLOWED_COUNT}" \
         in out
+
+
+def test_cis_selection_counts_as_the_whole_suite(tmp_path, capsys, monkeypatch):
+    # .ci/run leaves the deep presets out with `-m`; the counts are still compared.
+    with open(os.path.join(os.path.dirname(__file__), "..", ".ci", "run")) as run:
+        assert f'-m "{skip_check.CI_MARKEXPR}"' in run.read()
+    monkeypatch.setenv("CI", "true")
+    body = (f"@pytest.mark.skipif(True, reason={ALLOWED!r})\n"
+            "def test_limited():\n    pass\n")
+    code, out = _run_inner(tmp_path, capsys, monkeypatch, body, "-m", skip_check.CI_MARKEXPR)
+    assert code == pytest.ExitCode.TESTS_FAILED, out
+    assert f"on {BACKEND}, 1 skipped for {ALLOWED!r}, tests/skip_table.py says {ALLOWED_COUNT}" \
+        in out
+    code, out = _run_inner(tmp_path, capsys, monkeypatch, body, "-m", "not slow")
+    assert code == pytest.ExitCode.OK, out  # another selection: counts not compared
