@@ -51,7 +51,6 @@ SKIPS = {
         "TensorFlow's TF_CONFIG": 1,
         _WHEEL: 1,
         _TENSORFLOW: 2,
-        "on JAX two processes of one seed end alike in tests/test_resume_exact.py": 1,
         _QUICK_START: 1,
         _IMPORTS: 1,
         _TUNER_JOB: 2,

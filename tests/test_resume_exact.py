@@ -6,7 +6,10 @@ epoch 2's backup is written (the rerun resumes from epoch 1 again), and in
 epoch 3 after its first batch. Its final weights must equal, bit for bit,
 those of the same run uninterrupted: a resume that restored the wrong epoch,
 lost an optimizer update or the step count (the lr schedule), or fed
-another data order or projection draw would differ. Each process is a
+another data order or projection draw would differ. The straight run and
+the killed one are separate processes of one seed, so this also shows that
+two processes of one seed end with the same weights, on every backend. Each
+process is a
 `tests/children/resumed_fit.py`, which kills itself at a chosen point.
 """
 

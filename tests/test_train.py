@@ -130,19 +130,6 @@ def test_three_replicas_with_a_short_last_batch(tmp_path):
         1 - metrics["best_test_error"])  # the padding did not count
 
 
-@needs_fashion
-@pytest.mark.skipif(keras.backend.backend() == "jax",
-                    reason="on JAX two processes of one seed end alike in tests/test_resume_exact.py")
-def test_same_seed_gives_the_same_weights_in_two_processes(tmp_path):
-    weights = []
-    for run in ("a", "b"):
-        _train(tmp_path / run, "--epochs", "1", "--max-train-examples", "128", "--seed", "3")
-        model = keras.models.load_model(tmp_path / run / "best.keras")
-        weights.append([np.asarray(w) for w in model.get_weights()])
-    for first, second in zip(*weights):
-        np.testing.assert_array_equal(first, second)
-
-
 # Session scope: pytest-xdist may run another module's tests between this
 # module's, which tears a module-scoped fixture down and sets it up again.
 # Not on JAX: there tests/test_multiprocess.py kills a job of two processes
