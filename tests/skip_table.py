@@ -45,7 +45,7 @@ SKIPS = {
         "JAX computes float64 with JAX_ENABLE_X64=1 only": 2,
         "Keras computes float64 as float32 on JAX": 4,
         "Keras' LiteRT export runs on TensorFlow and PyTorch only": 2,
-        "JAX resumes in tests/test_multiprocess.py": 5,
+        "JAX resumes in tests/test_multiprocess.py": 4,
         "MirroredStrategy": 1,
         _MIRRORED: 2,
         "TensorFlow's TF_CONFIG": 1,
