@@ -61,7 +61,10 @@ def test_resnet50v2_has_16_blocks_and_ratios_match_autodiff_by_hand():
         assert block.input is previous.output
     identity = diagnostics.identity_block_names(model)
     assert len(identity) == 16 - 3 - 4  # not the conv-shortcut nor the pooling-shortcut blocks
-    x, y = batch(2, 32, 4)
+    # 8 images: batch norm in training mode over conv5's 1x1 maps of 2 images
+    # would be so ill-conditioned that two orders of the same float32 sums
+    # (eager and compiled) differ by 3%.
+    x, y = batch(8, 32, 4)
     ratios = diagnostics.gradient_norm_ratios(model, x, y)
     assert list(ratios) == names
     # The first three blocks chain: conv shortcut, identity, pooling shortcut.

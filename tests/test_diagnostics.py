@@ -291,3 +291,42 @@ def test_monitor_measures_any_model_with_signal_and_operator_norms(tmp_path):
     with pytest.raises(ValueError, match="name='nope'"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[
             norm_preservation_monitor.NormPreservationMonitor(x, y, operator_norm_layers=["nope"])])
+
+
+def test_a_measurement_kept_on_the_model_sees_new_weights_and_trainable():
+    # Both measurements keep their (on JAX compiled) function on the model.
+    # Each later call must measure as a fresh copy of the model with the
+    # same weights and the same `trainable` flags, which has none kept.
+    model = models.resnet(8, "basic", input_shape=(8, 8, 3), classes=3)
+    x, y = batch(6)
+
+    def both(measured):
+        return (diagnostics.gradient_norm_ratios(measured, x, y),
+                {k: tuple(v) for k, v in diagnostics.signal_propagation(measured, x).items()})
+
+    def fresh_copy():
+        copied = keras.models.clone_model(model)
+        copied.set_weights(model.get_weights())
+        for layer, twin in zip(model._flatten_layers(), copied._flatten_layers()):
+            twin.trainable = layer.trainable
+        return copied
+
+    def same(found, expected):
+        for got, want in zip(found, expected):
+            assert list(got) == list(want)
+            for name in want:
+                assert got[name] == pytest.approx(want[name], rel=1e-5), name
+
+    before = both(model)
+    kernel = model.get_layer("stage1_block1").weights[0]
+    noise = np.random.default_rng(1).normal(size=kernel.shape).astype("float32")
+    kernel.assign(keras.ops.convert_to_numpy(kernel) + noise)  # changed between two calls
+    after_weights = both(model)
+    same(after_weights, both(fresh_copy()))
+    assert after_weights[0] != pytest.approx(before[0], rel=1e-3)
+    for layer in model._flatten_layers():  # batch norm runs in inference mode now
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    after_trainable = both(model)
+    same(after_trainable, both(fresh_copy()))
+    assert after_trainable[1] != pytest.approx(after_weights[1], rel=1e-3)

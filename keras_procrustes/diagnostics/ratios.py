@@ -12,6 +12,7 @@ from keras import ops
 
 from keras_procrustes.diagnostics import batch as batch_lib
 from keras_procrustes.diagnostics import blocks as blocks_lib
+from keras_procrustes.diagnostics import compiled
 from keras_procrustes.diagnostics import graph_run
 from keras_procrustes.ops import autodiff
 
@@ -111,6 +112,40 @@ class _Probes(graph_run.Touch):
         return layer(inputs, training=training, probes=(pair[:, 0], pair[:, 1]))
 
 
+def _probe_gradients(model, blocks, loss_fn, training):
+    """The probes of `blocks` and a function `(values, x, y) -> the loss's gradients at them`.
+
+    `values` are the values of `model.variables`; the function is compiled
+    on JAX and kept on the model (`compiled.kept_on_model`).
+    """
+    variables = model.variables
+
+    def make():
+        probes = _Probes(blocks)
+
+        def probe_gradients(values, x, y):
+            state = list(zip(variables, values))
+            with keras.StatelessScope(state_mapping=state):
+                graph_run.run(model, x, probes, training)  # records concrete shapes
+            zeros = [ops.zeros(probes.shapes[i], x.dtype) for i in range(len(probes.keys))]
+
+            def batch_loss(probe_values):
+                probes.values = probe_values
+                try:
+                    with keras.StatelessScope(state_mapping=state):
+                        predictions = graph_run.run(model, x, probes, training)
+                        return ops.mean(loss_fn(y, predictions))
+                finally:
+                    probes.values = None
+
+            return autodiff.value_and_gradients(batch_loss, zeros)[1]
+
+        return probes, probe_gradients
+
+    return compiled.kept_on_model(
+        model, "_keras_procrustes_probe_gradients", (loss_fn, training), make)
+
+
 def _norms(gradient, leading):
     flat = ops.reshape(gradient, (leading, -1))
     return ops.convert_to_numpy(ops.sqrt(ops.sum(ops.square(flat), axis=1)))
@@ -168,22 +203,8 @@ def gradient_norm_ratios(model, x, y, loss=None, training=True):
     x = batch_lib.model_batch(model, x)
     loss_fn = loss_function(model, loss)
     check_labels(model, loss_fn, y)
-    probes = _Probes(blocks)
-    y = ops.convert_to_tensor(y)
-    with keras.StatelessScope():
-        graph_run.run(model, x, probes, training)  # records concrete shapes
-    zeros = [ops.zeros(probes.shapes[i], x.dtype) for i in range(len(probes.keys))]
-
-    def batch_loss(values):
-        probes.values = values
-        try:
-            with keras.StatelessScope():
-                predictions = graph_run.run(model, x, probes, training)
-                return ops.mean(loss_fn(y, predictions))
-        finally:
-            probes.values = None
-
-    _, grads = autodiff.value_and_gradients(batch_loss, zeros)
+    probes, probe_gradients = _probe_gradients(model, blocks, loss_fn, training)
+    grads = probe_gradients(compiled.variable_values(model), x, ops.convert_to_tensor(y))
     ratios = []
     for block in blocks:
         if isinstance(block.layer, blocks_lib.IdentityResidualStack):

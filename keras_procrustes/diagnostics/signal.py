@@ -14,6 +14,7 @@ from keras import ops
 
 from keras_procrustes.diagnostics import batch as batch_lib
 from keras_procrustes.diagnostics import blocks as blocks_lib
+from keras_procrustes.diagnostics import compiled
 from keras_procrustes.diagnostics import graph_run
 
 SignalStatistics = collections.namedtuple(
@@ -36,14 +37,18 @@ def channel_statistics(values, channels_axis=-1):
     Returns:
         A `SignalStatistics` of floats.
     """
+    mean_squared, variance = _channel_moments(values, channels_axis)
+    return SignalStatistics(float(ops.convert_to_numpy(mean_squared)),
+                            float(ops.convert_to_numpy(variance)))
+
+
+def _channel_moments(values, channels_axis=-1):
+    """The average squared channel mean and channel variance, as tensors."""
     values = ops.moveaxis(ops.cast(values, "float32"), channels_axis, -1)
     flat = ops.reshape(values, (-1, values.shape[-1]))
     mean = ops.mean(flat, axis=0)
     variance = ops.mean(ops.square(flat - mean), axis=0)
-    return SignalStatistics(
-        float(ops.convert_to_numpy(ops.mean(ops.square(mean)))),
-        float(ops.convert_to_numpy(ops.mean(variance))),
-    )
+    return ops.mean(ops.square(mean)), ops.mean(variance)
 
 
 class _Recorder(graph_run.Touch):
@@ -106,13 +111,33 @@ def signal_propagation(model, x, training=True):
             "graph to take the block outputs from."
         )
     x = batch_lib.model_batch(model, x)
-    recorder = _Recorder(blocks)
-    with keras.StatelessScope():
-        graph_run.run(model, x, recorder, training)
-    values = []
-    for block in blocks:
-        if isinstance(block.layer, blocks_lib.IdentityResidualStack):
-            values.extend(recorder.stacks[id(block.layer)])
-        else:
-            values.append(recorder.outputs[id(block.output)])
-    return {name: channel_statistics(value) for name, value in zip(names, values)}
+    moments = _block_moments(model, blocks, training)(compiled.variable_values(model), x)
+    return {name: SignalStatistics(*(float(ops.convert_to_numpy(m)) for m in pair))
+            for name, pair in zip(names, moments)}
+
+
+def _block_moments(model, blocks, training):
+    """A function `(values, x) -> [(mean_squared, variance)]` per block output.
+
+    `values` are the values of `model.variables`; the function is compiled
+    on JAX and kept on the model (`compiled.kept_on_model`).
+    """
+    variables = model.variables
+
+    def make():
+        def block_moments(values, x):
+            recorder = _Recorder(blocks)
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                graph_run.run(model, x, recorder, training)
+            outputs = []
+            for block in blocks:
+                if isinstance(block.layer, blocks_lib.IdentityResidualStack):
+                    outputs.extend(recorder.stacks[id(block.layer)])
+                else:
+                    outputs.append(recorder.outputs[id(block.output)])
+            return [_channel_moments(output) for output in outputs]
+
+        return None, block_moments
+
+    return compiled.kept_on_model(
+        model, "_keras_procrustes_block_moments", training, make)[1]

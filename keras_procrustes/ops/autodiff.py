@@ -47,6 +47,31 @@ def value_and_gradients(fn, tensors):
     )
 
 
+def compiled(fn):
+    """`fn` compiled where running it op by op is slow: `jax.jit` on JAX.
+
+    JAX runs an uncompiled function one primitive at a time and compiles each
+    new primitive on its first call, so a gradient through a whole model
+    spends most of its first call compiling hundreds of small programs; one
+    `jax.jit` compiles it as one. TensorFlow and PyTorch run `fn` as it is
+    (eagerly), which is fast there. A compiled function does not see a
+    change to the Python state it read when traced (a layer's `trainable`):
+    a caller that keeps one must make a new one then.
+
+    Args:
+        fn: a function of tensors (and structures of them) returning
+            tensors. It must not change Keras variables.
+
+    Returns:
+        A function with the signature of `fn`.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
 def apply_and_transpose(linear_fn):
     """`v -> (A v, A^T A v)` for a linear function `A`, compiled where possible.
 
