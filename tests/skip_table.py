@@ -58,7 +58,7 @@ SKIPS = {
         _SOCKETS: 9,
         _CROSS: 15,
         _COMMANDS: 5,
-        _TUNE_ON_TF_TORCH: 2,
+        _TUNE_ON_TF_TORCH: 1,
         "torch trains on one device": 1,
         _HUB_COUNTS: 14,
         _SITE: 9,

@@ -64,3 +64,25 @@ def test_fit_scales_the_lr_by_the_replicas():
         rates.append([float(keras.ops.convert_to_numpy(schedule(k))) for k in (0, 3, 4, 6)])
     assert rates[0] == pytest.approx([0.04, 0.04, 0.004, 0.0004])
     assert rates[1] == pytest.approx([0.12, 0.12, 0.012, 0.0012])
+
+
+def test_a_compiled_classifier_traces_its_train_step_once():
+    """Its optimizer and metric variables exist before fit: a step that made
+    them would be traced twice on TensorFlow (a retrace per first fit)."""
+    from keras_procrustes import models
+
+    model = models.get("procresnet13_bottleneck", input_shape=(8, 8, 3), classes=2)
+    recipe.compile_classifier(model, recipe.paper_sgd(0.1))
+    traces = []
+    train_step = model.train_step
+
+    def counted(*args):  # runs while tracing, or each step where eager (torch)
+        traces.append(1)
+        return train_step(*args)
+
+    model.train_step = counted
+    x = np.random.default_rng(0).normal(size=(8, 8, 8, 3)).astype("float32")
+    history = model.fit(x, np.arange(8) % 2, batch_size=4, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}
+    steps = 2
+    assert len(traces) == (steps if keras.backend.backend() == "torch" else 1)

@@ -199,44 +199,6 @@ def test_batch_size_and_lr_scale_with_replicas():
     assert sizes == [0, 1]  # 30 examples, global batch 12: the short last batch dropped
 
 
-@pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
-                    reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
-@command_on_tensorflow_and_torch
-def test_cli_search_resumes_after_kill_without_redoing_trials(tmp_path):
-    command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
-               "--depths", "11", "--batch-sizes", "32", "--max-trials", "2", "--epochs", "1",
-               "--max-train-examples", "128", "--max-test-examples", "32",
-               "--directory", str(tmp_path), "--verbose", "2"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    # Killed in trial 1 (after trial 0 completed); the rerun must redo trial 1 only.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)
-    deadline = time.monotonic() + 600
-    for line in process.stdout:
-        if line.startswith("Trial 1 Complete") or time.monotonic() > deadline:
-            break
-    time.sleep(0.5)
-    assert process.poll() is None, "the search ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    first = os.path.join(tmp_path, "procresnet", "trial_0", "trial.json")
-    with open(first) as handle:
-        assert json.load(handle)["status"] == "COMPLETED"
-    stamp = os.stat(first).st_mtime_ns
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env,
-                            check=False)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "Reloading Tuner" in result.stdout + result.stderr
-    assert "Running Trial #1\n" not in result.stdout
-    assert os.stat(first).st_mtime_ns == stamp  # trial 0 was not redone
-    project = os.path.join(tmp_path, "procresnet")
-    trials = [d for d in os.listdir(project) if d.startswith("trial_")]
-    assert len(trials) == 2
-    assert sorted(os.listdir(os.path.join(project, "tensorboard"))) == ["0", "1"]
-    model = keras.models.load_model(os.path.join(project, "best.keras"))
-    assert model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0).shape == (2, 10)
-
-
 def _events(folder):
     """The TensorBoard event files under `folder`, relative to it."""
     return sorted(os.path.relpath(os.path.join(where, name), folder)
@@ -244,43 +206,74 @@ def _events(folder):
                   if name.startswith("events.out.tfevents."))
 
 
+def _trial(project, number):
+    with open(project / f"trial_{number}" / "trial.json") as handle:
+        return json.load(handle)
+
+
+def _wait_for_line(log, text, process, deadline_s=300):
+    """Waits until `text` is in the file `log`, while `process` runs."""
+    deadline = time.monotonic() + deadline_s
+    while text not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 @command_on_tensorflow_and_torch
-def test_a_search_stopped_in_its_first_trial_retries_it_with_its_hyperparameters(tmp_path):
-    """Ctrl-C in trial 0, then the same command: trial 0 again, its values, its logs only."""
+def test_a_search_stopped_then_killed_redoes_only_the_trial_it_was_in(tmp_path):
+    """The tune command, three times on one directory.
+
+    Ctrl-C in trial 0, then the same command: trial 0 again with its values,
+    its stopped logs gone. That run SIGKILLed in trial 1 (trial 0 completed),
+    then the same command: trial 1 only, trial 0 not redone.
+    """
     command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
-               "--depths", "11", "--batch-sizes", "32", "--max-trials", "1", "--epochs", "2",
+               "--depths", "11", "--batch-sizes", "32", "--max-trials", "2", "--epochs", "2",
                "--max-train-examples", "64", "--max-test-examples", "32",
                "--directory", str(tmp_path), "--verbose", "2"]
-    log = tmp_path / "first.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                   env=child_env(), cwd=ROOT, preexec_fn=takes_ctrl_c)
-    deadline = time.monotonic() + 300
-    while "Epoch 2/2" not in log.read_text():  # epoch 1 logged, validation included
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=120) == 130, log.read_text()[-3000:]
     project = tmp_path / "procresnet"
-    with open(project / "trial_0" / "trial.json") as handle:
-        stopped = json.load(handle)
+
+    def start(name, **kwargs):
+        with open(tmp_path / name, "w") as output:
+            return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                    env=child_env(), cwd=ROOT, **kwargs)
+
+    stopped_run = start("stopped.log", preexec_fn=takes_ctrl_c)
+    _wait_for_line(tmp_path / "stopped.log", "Epoch 2/2", stopped_run)  # epoch 1 logged
+    stopped_run.send_signal(signal.SIGINT)
+    assert stopped_run.wait(timeout=120) == 130, (tmp_path / "stopped.log").read_text()[-3000:]
+    stopped = _trial(project, 0)
     assert stopped["status"] == "RUNNING"
     first_events = _events(project / "tensorboard" / "0")
     assert first_events
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env=child_env(), cwd=ROOT, check=False)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    with open(project / "trial_0" / "trial.json") as handle:
-        redone = json.load(handle)
+
+    killed_run = start("killed.log")
+    _wait_for_line(tmp_path / "killed.log", "Running Trial #2", killed_run)
+    killed_run.send_signal(signal.SIGKILL)
+    killed_run.wait()
+    redone = _trial(project, 0)
     assert redone["status"] == "COMPLETED"
     drawn, values = stopped["hyperparameters"]["values"], redone["hyperparameters"]["values"]
     assert {name: values[name] for name in drawn} == drawn  # (batch_size is drawn in fit)
-    assert sorted(d for d in os.listdir(project) if d.startswith("trial_")) == ["trial_0"]
     events = _events(project / "tensorboard" / "0")
     assert events and not set(events) & set(first_events)  # the stopped run's logs are gone
     assert len({os.path.dirname(name) for name in events}) == len(events)  # one file a folder
+    stamp = os.stat(project / "trial_0" / "trial.json").st_mtime_ns
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env=child_env(), cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "Reloading Tuner" in result.stdout + result.stderr
+    assert "Running Trial #1\n" not in result.stdout and "Running Trial #2\n" in result.stdout
+    assert os.stat(project / "trial_0" / "trial.json").st_mtime_ns == stamp  # not redone
+    assert sorted(d for d in os.listdir(project) if d.startswith("trial_")) == [
+        "trial_0", "trial_1"]
+    assert _trial(project, 1)["status"] == "COMPLETED"
+    assert sorted(os.listdir(project / "tensorboard")) == ["0", "1"]
+    model = keras.models.load_model(project / "best.keras")
+    assert model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0).shape == (2, 10)
 
 
 @pytest.mark.skipif(not os.path.exists(sources.DEBIAN_FASHION_MNIST),

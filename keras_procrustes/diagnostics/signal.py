@@ -37,9 +37,12 @@ def channel_statistics(values, channels_axis=-1):
     Returns:
         A `SignalStatistics` of floats.
     """
-    mean_squared, variance = _channel_moments(values, channels_axis)
-    return SignalStatistics(float(ops.convert_to_numpy(mean_squared)),
-                            float(ops.convert_to_numpy(variance)))
+    return _statistics(_channel_moments(values, channels_axis))
+
+
+def _statistics(moments):
+    """`SignalStatistics` of floats from the pair `_channel_moments` gives."""
+    return SignalStatistics(*(float(ops.convert_to_numpy(moment)) for moment in moments))
 
 
 def _channel_moments(values, channels_axis=-1):
@@ -112,8 +115,7 @@ def signal_propagation(model, x, training=True):
         )
     x = batch_lib.model_batch(model, x)
     moments = _block_moments(model, blocks, training)(compiled.variable_values(model), x)
-    return {name: SignalStatistics(*(float(ops.convert_to_numpy(m)) for m in pair))
-            for name, pair in zip(names, moments)}
+    return {name: _statistics(pair) for name, pair in zip(names, moments)}
 
 
 def _block_moments(model, blocks, training):

@@ -115,11 +115,6 @@ def model_input_shape(input_tensor, input_shape):
     return sizes, "input_tensor.shape[1:]"
 
 
-def _is_size(value):
-    """True for a positive int (`checks.is_positive_int`)."""
-    return is_positive_int(value)
-
-
 def check_input_shape(input_shape, num_stages, procrustes, argument="input_shape"):
     """Checks that the input fits the stages (and the projections).
 
@@ -144,7 +139,9 @@ def check_input_shape(input_shape, num_stages, procrustes, argument="input_shape
             f"Received {argument}={input_shape}"
         )
     height, width, channels = input_shape
-    if not (_is_size(channels) and all(s is None or _is_size(s) for s in (height, width))):
+    sizes = (height, width)
+    if not (is_positive_int(channels)
+            and all(size is None or is_positive_int(size) for size in sizes)):
         raise ValueError(
             "`input_shape` must be (height, width, channels) of positive ints "
             "(height and width may be None where the form allows). "

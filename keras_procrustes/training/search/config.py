@@ -23,7 +23,6 @@ from keras_procrustes.training.errors import FlagError
 from keras_procrustes.training.errors import OptionError
 from keras_procrustes.training.errors import address_problem
 from keras_procrustes.training.run import names as run_names
-from keras_procrustes.training.run.names import SEARCH_MARKER
 
 TUNER_VARIABLES = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 
@@ -283,7 +282,7 @@ def check_project(directory, project_name, overwrite):
     entries = [name for name in (os.listdir(project) if os.path.isdir(project) else [])
                # a worker's lock, or the folder's lock (free folders hold it)
                if not (run_names.WORKER_LOCKS.fullmatch(name) or name == run_names.LOCK_FILE)]
-    ours = SEARCH_MARKER in entries
+    ours = run_names.SEARCH_MARKER in entries
     if run_names.MANIFEST in entries and not ours:
         raise OptionError("project_name", project_name,
                           f"{project} holds a training run of keras-procrustes-train")
