@@ -60,10 +60,12 @@ def compile_classifier(model, optimizer, jit_compile="auto"):
 
     Accuracy is a weighted metric so that evaluation batches padded with
     weight-0 examples (several replicas) count only the real ones. The
-    optimizer's variables are made here, not in the first step: without a
-    distribution strategy Keras defers them to it, and TensorFlow then traces
-    the train step twice (a `tf.function` that makes variables is traced
-    again), which on a CPU takes as long as a short run's training.
+    optimizer's and the accuracy's variables are made here (the metric is
+    given as an object: a name is resolved in the first step), not in the
+    first step: without a distribution strategy Keras defers them to it, and
+    TensorFlow then traces the train step twice (a `tf.function` that makes
+    variables is traced again), which on a CPU takes as long as a short
+    run's training.
 
     Args:
         model: a `keras.Model` ending in a softmax.
