@@ -78,4 +78,5 @@ def compile_classifier(model, optimizer, jit_compile="auto"):
         weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
-    model.optimizer.build(model.trainable_variables)
+    if not model.optimizer.built:  # an optimizer given built keeps its variables
+        model.optimizer.build(model.trainable_variables)
