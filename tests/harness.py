@@ -51,6 +51,11 @@ def batch(count=6, size=8, classes=3, seed=0):
 def gradient(fn, x):
     """d sum(fn(x)) / dx by the backend's own autodiff (not the package's), as numpy.
 
+    On JAX, `fn` and its gradient compile as one program (`jax.jit`, as a
+    train step does): op by op, JAX compiles every new primitive and shape
+    on its first call (tests/test_form2018.py's scanned-against-unrolled
+    check: 46 s op by op, 26 s compiled, on 2 cores).
+
     Args:
         fn: a function of one tensor, made of `keras.ops` (a model or layer
             call too; on JAX it runs in a `keras.StatelessScope`).
@@ -78,7 +83,7 @@ def gradient(fn, x):
         with keras.StatelessScope():
             return keras.ops.sum(fn(value))
 
-    return to_numpy(jax.grad(stateless)(x))
+    return to_numpy(jax.jit(jax.grad(stateless))(x))
 
 
 def error_line(output, command, also_absent=()):

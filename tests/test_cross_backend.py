@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -29,18 +30,34 @@ pytestmark = [
 ]
 
 
-def _run_on_every_backend(mode, folder):
-    """Runs the child in `mode` on the three backends at once; waits for all."""
+def _run_on_every_backend(folder):
+    """Runs the child on the three backends at once (each trains, then loads
+    the others' files); waits for all, and stops them all when one fails."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    children = {
-        backend: subprocess.Popen([sys.executable, CHILD, mode, str(folder)],
-                                  env=dict(env, KERAS_BACKEND=backend),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for backend in BACKENDS
-    }
-    for backend, child in children.items():
-        output, _ = child.communicate(timeout=600)
-        assert child.returncode == 0, f"{mode} on {backend}:\n{output[-3000:]}"
+    children = {}
+    for backend in BACKENDS:
+        with open(folder / f"{backend}.log", "w") as log:  # the child keeps its own copy
+            children[backend] = subprocess.Popen(
+                [sys.executable, CHILD, str(folder), *BACKENDS],
+                env=dict(env, KERAS_BACKEND=backend), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    try:
+        while any(child.poll() is None for child in children.values()):
+            if time.monotonic() > deadline or any(
+                    child.poll() not in (None, 0) for child in children.values()):
+                break
+            time.sleep(0.2)
+    finally:
+        stopped = [b for b, child in children.items() if child.poll() is None]
+        for backend in stopped:
+            children[backend].kill()
+        for child in children.values():
+            child.wait()
+    # The one that failed first, not the ones stopped because of it.
+    for backend in sorted(BACKENDS, key=lambda b: b in stopped):
+        code = children[backend].returncode
+        output = (folder / f"{backend}.log").read_text()
+        assert code == 0, f"on {backend} (exit {code}):\n{output[-3000:]}"
 
 
 # Session scope: pytest-xdist may run another module's tests between this
@@ -48,8 +65,7 @@ def _run_on_every_backend(mode, folder):
 @pytest.fixture(scope="session")
 def exchanged(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cross_backend")
-    _run_on_every_backend("train", folder)
-    _run_on_every_backend("load", folder)
+    _run_on_every_backend(folder)
     return folder
 
 

@@ -1,21 +1,26 @@
 """One backend's side of test_cross_backend.py (run with KERAS_BACKEND set).
 
-    python cross_backend_child.py train FOLDER    # train 2 steps, save, predict
-    python cross_backend_child.py load FOLDER     # load the other backends' files
+    python cross_backend_child.py FOLDER BACKEND...   # train, then load the others'
 
-`train` builds each form of a small ProcrustesResNet (unrolled blocks and a scanned
-stack), trains it two SGD steps with the projection on every step, and writes
-`{backend}-{form}.keras`, its weights (`-weights.npz`) and its logits on a
-fixed batch (`-logits.npy`). `load` loads every other backend's `.keras` file,
-checks that it holds the saved weights and the optimizer's step count, and
-writes its logits as `{source}-{form}-on-{backend}.npy`. What the test asserts
-on is in these files; this script does not compare predictions itself.
+It trains, then waits until every backend named has trained (their
+`{backend}.trained` files in FOLDER), then loads their files: one process a
+backend does both, which saves a start-up (imports) per backend.
+
+Training builds each form of a small ProcrustesResNet (unrolled blocks and a
+scanned stack), trains it two SGD steps with the projection on every step, and
+writes `{backend}-{form}.keras`, its weights (`-weights.npz`) and its logits
+on a fixed batch (`-logits.npy`). Loading loads every other backend's
+`.keras` file, checks that it holds the saved weights and the optimizer's
+step count, and writes its logits as `{source}-{form}-on-{backend}.npy`.
+What the test asserts on is in these files; this script does not compare
+predictions itself.
 """
 
 import glob
 import json
 import os
 import sys
+import time
 
 import keras
 import numpy as np
@@ -23,6 +28,9 @@ import numpy as np
 from keras_procrustes import models
 
 FORMS = {"unrolled": False, "scanned": True}
+# The other backends' training, on a loaded 2-core machine (the test's own
+# deadline is longer).
+WAIT_S = 400
 
 
 def batch():
@@ -74,6 +82,19 @@ def load(folder, backend):
         json.dump(found, handle)
 
 
+def wait_for(folder, backends):
+    """Waits until every backend in `backends` has marked its training done."""
+    deadline = time.monotonic() + WAIT_S
+    while not all(os.path.exists(os.path.join(folder, f"{b}.trained")) for b in backends):
+        if time.monotonic() > deadline:
+            sys.exit(f"the other backends did not train within {WAIT_S} s")
+        time.sleep(0.2)
+
+
 if __name__ == "__main__":
-    mode, folder = sys.argv[1:]
-    {"train": train, "load": load}[mode](folder, keras.backend.backend())
+    folder, *backends = sys.argv[1:]
+    backend = keras.backend.backend()
+    train(folder, backend)
+    open(os.path.join(folder, f"{backend}.trained"), "w").close()
+    wait_for(folder, backends)
+    load(folder, backend)
