@@ -120,41 +120,13 @@ command_on_tensorflow_and_torch = pytest.mark.skipif(
     keras.backend.backend() == "jax", reason="the tune command checked on TensorFlow and torch")
 
 
-@pytest.mark.parametrize("kind", ["random", pytest.param("bayesian", marks=oracle_on_tensorflow),
-                                  pytest.param("hyperband", marks=oracle_on_tensorflow)])
-def test_search_completes_and_best_model_predicts(tmp_path, kind):
-    x, y = _arrays(64)
-    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
-    tuner = hypermodels.make_tuner(hypermodel, kind=kind, max_trials=2, max_epochs=2,
-                              directory=str(tmp_path), project_name=kind)
-    monitor = norm_preservation_monitor.NormPreservationMonitor(x[:8], y[:8], at_start=False)
-    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
-                 callbacks=[monitor, training_monitor.TrainingMonitor(len(x))])
-    trials = tuner.oracle.get_best_trials(10)
-    assert len(trials) >= 2 and all(t.status == "COMPLETED" for t in trials)
-    for trial in trials:  # the deep-copied monitors put their figures in logs
-        assert trial.metrics.exists("grad_norm_ratio/stage1_block1")
-        assert trial.metrics.exists("images_per_second")
-    assert monitor.history == {}  # the tuner trained copies, not the original
-    best = tuner.get_best_models(1)[0]
-    path = os.path.join(tmp_path, "best.keras")
-    best.save(path)
-    predictions = keras.models.load_model(path).predict(x[:4], verbose=0)
-    assert predictions.shape == (4, 2)
-    np.testing.assert_allclose(predictions, best.predict(x[:4], verbose=0), atol=1e-5)
+def _check_trial_logs(logs, trials):
+    """Each trial's TensorBoard folder holds its own hyperparameters.
 
-
-def test_each_trial_logs_to_its_own_tensorboard_folder_with_its_hyperparameters(tmp_path):
-    """keras-tuner does this on TensorFlow only; make_tuner's tuner on every backend."""
-    x, y = _arrays(32)
-    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16,))
-    tuner = hypermodels.make_tuner(hypermodel, kind="random", max_trials=2,
-                              directory=str(tmp_path), project_name="p")
-    logs = tmp_path / "logs"
-    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
-                 callbacks=[keras.callbacks.TensorBoard(str(logs))])
-    trials = {t.trial_id: t for t in tuner.oracle.trials.values()}
-    assert len(trials) == 2 and sorted(os.listdir(logs)) == sorted(trials)
+    keras-tuner does this on TensorFlow only; make_tuner's tuner on every
+    backend.
+    """
+    assert sorted(os.listdir(logs)) == sorted(trials)
     for trial_id, trial in trials.items():
         folder = logs / trial_id / "execution0"  # keras-tuner's layout on TensorFlow
         events = EventAccumulator(str(folder))
@@ -165,6 +137,33 @@ def test_each_trial_logs_to_its_own_tensorboard_folder_with_its_hyperparameters(
         recorded = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
         assert recorded["lr"].number_value == pytest.approx(trial.hyperparameters.values["lr"])
         assert os.listdir(folder / "train")  # the TensorBoard callback's own logs
+
+
+@pytest.mark.parametrize("kind", ["random", pytest.param("bayesian", marks=oracle_on_tensorflow),
+                                  pytest.param("hyperband", marks=oracle_on_tensorflow)])
+def test_search_logs_each_trial_and_its_best_model_predicts(tmp_path, kind):
+    x, y = _arrays(64)
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,), batch_sizes=(16, 32))
+    tuner = hypermodels.make_tuner(hypermodel, kind=kind, max_trials=2, max_epochs=2,
+                              directory=str(tmp_path), project_name=kind)
+    monitor = norm_preservation_monitor.NormPreservationMonitor(x[:8], y[:8], at_start=False)
+    logs = tmp_path / "logs"
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0,
+                 callbacks=[monitor, training_monitor.TrainingMonitor(len(x)),
+                            keras.callbacks.TensorBoard(str(logs))])
+    trials = tuner.oracle.get_best_trials(10)
+    assert len(trials) >= 2 and all(t.status == "COMPLETED" for t in trials)
+    for trial in trials:  # the deep-copied monitors put their figures in logs
+        assert trial.metrics.exists("grad_norm_ratio/stage1_block1")
+        assert trial.metrics.exists("images_per_second")
+    assert monitor.history == {}  # the tuner trained copies, not the original
+    _check_trial_logs(logs, {t.trial_id: t for t in tuner.oracle.trials.values()})
+    best = tuner.get_best_models(1)[0]
+    path = os.path.join(tmp_path, "best.keras")
+    best.save(path)
+    predictions = keras.models.load_model(path).predict(x[:4], verbose=0)
+    assert predictions.shape == (4, 2)
+    np.testing.assert_allclose(predictions, best.predict(x[:4], verbose=0), atol=1e-5)
 
 
 def test_fit_rebatches_a_dataset(tmp_path):
