@@ -85,6 +85,23 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
         lock.release()
 
 
+def test_a_run_being_written_is_named_not_judged_as_an_unfinished_one(tmp_path):
+    # Another writer's run has other options: while it writes, the refusal
+    # names it (not "the unfinished run has 0.05"); once it is gone, the
+    # options that differ.
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / run_names.MANIFEST).write_text(
+        json.dumps({"status": "running", "kind": "train", "options": dict(OPTIONS, lr=0.05)}))
+    writer = folder_lock.acquire(str(folder), "train")
+    with pytest.raises(errors.FolderBusyError, match=f"a training run .*pid {os.getpid()}"):
+        run_folder.open_run(str(folder), "resume", OPTIONS)
+    writer.release()
+    with pytest.raises(OptionError, match="lr=0.1: the unfinished run"):
+        run_folder.open_run(str(folder), "resume", OPTIONS)
+    assert sorted(os.listdir(folder)) == [run_names.MANIFEST]
+
+
 def test_train_and_tune_refuse_each_others_finished_folders(tmp_path):
     _finished_run(tmp_path / "p")
     manifest_before = (tmp_path / "p" / run_names.MANIFEST).read_text()

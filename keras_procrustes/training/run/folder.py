@@ -150,7 +150,12 @@ def open_run(log_dir, existing, options, model_given=None):
         OptionError, RunStateError: as `plan`.
         FolderBusyError: when another process writes `log_dir`.
     """
-    if plan(log_dir, existing, options, model_given).path != log_dir:
+    try:
+        planned = plan(log_dir, existing, options, model_given)
+    except (OptionError, RunStateError):
+        _refuse_if_written(log_dir)
+        raise
+    if planned.path != log_dir:
         return _open_numbered(log_dir)
     try:
         lock = folder_lock.make_and_acquire(log_dir, "train")
@@ -168,6 +173,32 @@ def open_run(log_dir, existing, options, model_given=None):
         return _open_numbered(log_dir)
     run.lock = lock
     return run
+
+
+def _refuse_if_written(log_dir):
+    """Refuses a folder whose run another process writes now, naming that process.
+
+    `plan` reads a folder without its lock, so a run being written looks
+    like an unfinished one, whose options or backup may not suit this run;
+    the true answer then is its writer. A probe of the lock (taken and given
+    back at once) tells; it runs in folders of this package's runs only.
+
+    Args:
+        log_dir: the folder `plan` refused.
+
+    Raises:
+        FolderBusyError: when another process holds the folder's lock.
+    """
+    try:
+        manifest = read_manifest(log_dir)
+    except RunStateError:
+        return
+    if manifest is None or manifest["status"] != "running":
+        return
+    try:
+        folder_lock.acquire(log_dir, "train").release()
+    except OSError:
+        return  # a folder this process can't write: the refusal stands
 
 
 def _open_numbered(log_dir):
