@@ -322,18 +322,16 @@ def test_cli_search_on_three_replicas_with_an_odd_batch_size(tmp_path):
                     reason="needs Debian's dataset-fashion-mnist (.ci/run installs it)")
 @oracle_on_tensorflow
 def test_chief_and_two_workers_finish_every_trial_once_after_a_worker_is_killed(tmp_path):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     command = [sys.executable, "-m", "keras_procrustes.cli.tune", "--dataset", "fashion_mnist",
                "--depths", "11", "--batch-sizes", "32", "--max-trials", "4", "--epochs", "2",
                "--max-train-examples", "128", "--max-test-examples", "32",
                "--directory", str(tmp_path / "search"), "--verbose", "2",
                "--oracle", f"127.0.0.1:{free_port()}"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", PYTHONPATH=root)
 
     def start(*role, name):
         output = open(tmp_path / f"{name}.log", "w")
         process = subprocess.Popen([*command, *role], stdout=output, stderr=subprocess.STDOUT,
-                                   text=True, env=env, cwd=root)
+                                   text=True, env=child_env(), cwd=ROOT)
         output.close()
         return process
 
