@@ -5,22 +5,33 @@ there a skip for a missing one would turn a break into a pass. The check
 counts the skips by reason (with pytest-xdist, on the controller, which
 sees every worker's reports) and compares them with `skip_table.SKIPS`.
 `tests/conftest.py` registers it; another pytest run loads it with
-`-p skip_check`.
+`-p skip_check`. The controller learns the backend from the workers, so
+it starts them without importing Keras itself (a TensorFlow, JAX and torch
+import, seconds before any worker starts).
 """
 
 import collections
 import os
 
-import keras
 import pytest
 
 import skip_table
 
 
 def pytest_configure(config):
-    """Registers a `SkipCheck` for this run (not on pytest-xdist's workers)."""
-    if not hasattr(config, "workerinput") and not config.pluginmanager.has_plugin("skip-check"):
+    """Registers a `SkipCheck` for this run; a pytest-xdist worker instead
+    sends its Keras backend to the controller's."""
+    if hasattr(config, "workerinput"):
+        config.workeroutput["keras_backend"] = keras_backend()
+    elif not config.pluginmanager.has_plugin("skip-check"):
         config.pluginmanager.register(SkipCheck(), "skip-check")
+
+
+def keras_backend():
+    """The backend Keras runs on in this process (imports Keras)."""
+    import keras
+
+    return keras.backend.backend()
 
 
 def skip_reason(report):
@@ -48,6 +59,12 @@ class SkipCheck:
     def __init__(self):
         self.skipped = collections.Counter()
         self.problems = []
+        self.backend = None  # a worker's, under pytest-xdist
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error):
+        """Keeps the backend a pytest-xdist worker ran on (a worker that died sent none)."""
+        self.backend = getattr(node, "workeroutput", {}).get("keras_backend", self.backend)
 
     def pytest_runtest_logreport(self, report):
         """Counts a skip (a worker's report too, on the controller)."""
@@ -58,7 +75,7 @@ class SkipCheck:
         """Fails a passing session whose skips the table does not allow."""
         if os.environ.get("CI") != "true":
             return
-        self.problems = skip_table.compare(keras.backend.backend(), self.skipped,
+        self.problems = skip_table.compare(self.backend or keras_backend(), self.skipped,
                                            is_whole_suite(session.config))
         if self.problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

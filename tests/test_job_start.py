@@ -36,10 +36,6 @@ OPTIONS = ["--model", "procresnet13_bottleneck", "--dataset", "fashion_mnist", "
            "--projection-engine", "newton_schulz", "--verbose", "2"]
 
 
-
-
-
-
 def _job(tmp_path, port, process_ids, num_processes=2, log_dir=None,
          init_timeout=INIT_TIMEOUT_S):
     """Runs one train command per id; returns `[(exit code, output)]` once all end."""

@@ -42,8 +42,6 @@ SHORT_RUN = ["--model", "procresnet13_bottleneck", "--dataset", "fashion_mnist",
              "--batch-size", "32", "--max-test-examples", "32", "--verbose", "2"]
 
 
-
-
 def _train_command(log_dir, *extra):
     return [sys.executable, "-m", "keras_procrustes.cli.train", *SHORT_RUN,
             "--log-dir", str(log_dir), *extra]
