@@ -8,6 +8,7 @@ Under `CI=true` a skip is allowed only for a stated backend limit
 (`skip_check.py`, `skip_table.py`).
 """
 
+import os
 from importlib import metadata
 
 import pytest
@@ -46,5 +47,26 @@ def pytest_configure(config):
         "xdist_group(name): tests sharing a module-scoped fixture run on one pytest-xdist worker",
     )
     skip_check.pytest_configure(config)
+    _graph_optimizer_off_if_asked(config)
 
 
+def _graph_optimizer_off_if_asked(config):
+    """With `TEST_TF_GRAPPLER=0` (CI), TensorFlow's graph optimizer is off where tests run.
+
+    Grappler rewrites every traced function before its first call, and the
+    in-process tests trace thousands of small ones (tests/test_models.py,
+    test_scan.py, test_form2018.py, test_export.py and test_hub.py with -n 2,
+    alternating: 221 and 204 s of CPU with it, 178 and 184 s without). The
+    processes the tests start (the commands, tests/children) keep
+    TensorFlow's defaults, as a user's run does; the tests pass either way.
+    A pytest-xdist controller runs no test, and imports no backend.
+    """
+    controller = config.getoption("numprocesses", None) and not hasattr(config, "workerinput")
+    if os.environ.get("TEST_TF_GRAPPLER") != "0" or controller:
+        return
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})

@@ -138,6 +138,8 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="an flock, the same on every backend: run in the TensorFlow pass")
 def test_a_run_killed_with_sigkill_does_not_lock_its_folder(tmp_path):
     folder = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], env=child_env(),
