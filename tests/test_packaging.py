@@ -104,7 +104,8 @@ def test_core_wheel_runs_on_jax_without_tensorflow(tmp_path):
     venv = tmp_path / "venv"
     _uv("venv", "--python", sys.executable, venv)
     python = venv / "bin" / "python"
-    _uv("build", "--wheel", "--out-dir", tmp_path / "wheels", source)
+    _uv("build", "--python", sys.executable, "--wheel", "--out-dir", tmp_path / "wheels",
+        source)
     (wheel,) = (tmp_path / "wheels").glob("*.whl")
 
     import keras_procrustes

@@ -112,13 +112,12 @@ def test_the_same_seed_draws_the_same_trials(tmp_path, kind):
 # kinds run on TensorFlow only, to keep CI short.
 oracle_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="oracle logic checked on TensorFlow")
-# The tune command end to end, killed and resumed: TensorFlow, and torch,
-# whose Keras trainer differs most from TensorFlow's (on JAX a one-trial
-# search, below, and the train command's resume; the chief and workers,
-# keras-tuner's gRPC, on TensorFlow).
-# Stopped, killed and resumed: keras-tuner's files and the package's driver,
-# the same on every backend (a stopped `train` command is checked on every
-# backend in tests/test_writers.py). On torch it took 34 s of CI's time.
+# The tune command stopped, killed and resumed runs on TensorFlow (on torch
+# it took 34 s of CI's time). What differs by backend is checked on every
+# backend, in this process: a trial run again starts with an empty
+# TensorBoard folder (the package writes JAX's and torch's trial logs
+# itself), and the train command's Ctrl-C (tests/test_writers.py); the tune
+# command runs a one-trial search on JAX and torch, below.
 command_on_tensorflow = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow",
     reason="the tune command stopped, killed and resumed on TensorFlow")
@@ -170,6 +169,26 @@ def test_search_logs_each_trial_and_its_best_model_predicts(tmp_path, kind):
     predictions = keras.models.load_model(path).predict(x[:4], verbose=0)
     assert predictions.shape == (4, 2)
     np.testing.assert_allclose(predictions, best.predict(x[:4], verbose=0), atol=1e-5)
+
+
+def test_a_trial_run_again_starts_with_an_empty_tensorboard_folder(tmp_path):
+    # A resumed or retried trial keeps its ID: its earlier logs are deleted.
+    x, y = _arrays(32)
+    hypermodel = hypermodels.ProcrustesResNetHyperModel((8, 8, 3), 2, depths=(11,),
+                                                        batch_sizes=(16,))
+    tuner = hypermodels.make_tuner(hypermodel, max_trials=1, directory=str(tmp_path),
+                                   project_name="p")
+    logs = tmp_path / "p" / "tensorboard"  # in the project: the tune command's place
+    options = dict(validation_data=(x, y), epochs=1, verbose=0)
+    tuner.search(x, y, callbacks=[keras.callbacks.TensorBoard(str(logs))], **options)
+    (trial,) = tuner.oracle.trials.values()
+    first = _events(logs / trial.trial_id)
+    assert first
+    tuner.run_trial(trial, x, y, callbacks=[keras.callbacks.TensorBoard(str(logs))], **options)
+    again = _events(logs / trial.trial_id)
+    assert again and not set(again) & set(first)
+    assert len({os.path.dirname(name) for name in again}) == len(again)  # one file a folder
+    _check_trial_logs(logs, {trial.trial_id: trial})
 
 
 def test_fit_rebatches_a_dataset(tmp_path):
